@@ -1,0 +1,1 @@
+"""Great Expectations 1.x suites over the ScalpVision manifests (suites as code)."""

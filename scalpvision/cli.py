@@ -1,0 +1,228 @@
+"""The ``scalpvision`` command line. Later capabilities add sub-commands in :data:`COMMANDS`.
+
+Every sub-command prints one clear ``error:`` line (exit 2) for a user mistake: a bad path, a
+bad parameter key, an unreadable file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+COMMANDS: dict[str, tuple[Callable, Callable]] = {}
+
+
+def command(name: str, configure: Callable[[argparse.ArgumentParser], None]):
+    def deco(fn):
+        COMMANDS[name] = (configure, fn)
+        return fn
+    return deco
+
+
+# ----------------------------------------------------------------------------- render
+def _render_args(ap):
+    ap.add_argument("--out", required=True, help="output folder (AI-Hub layout + ground_truth/)")
+    ap.add_argument("--n-images", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=2406)
+    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--validation-share", type=float, default=0.3)
+
+
+@command("render", _render_args)
+def cmd_render(args) -> int:
+    """Render the built-in synthetic scalp data set in the AI-Hub layout."""
+    from tqdm import tqdm
+
+    from scalpvision.data.synthetic_dataset import plan_dataset, write_dataset
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out}: output folder exists and is not empty")
+    plans = plan_dataset(args.n_images, args.seed, validation_share=args.validation_share)
+    summary = write_dataset(out, plans, args.seed, workers=args.workers,
+                            progress=lambda it, total: tqdm(it, total=total, unit="img"))
+    print(json.dumps(summary))
+    return 0
+
+
+# ----------------------------------------------------------------------------- import
+def _import_args(ap):
+    ap.add_argument("source", nargs="?", help="AI-Hub root (with Training/ and/or Validation/)")
+    ap.add_argument("--label-table", action="append", default=[],
+                    help="flat label table(s) (value_1..6, img_name) instead of a tree")
+    ap.add_argument("--out", required=True, help="manifest CSV to write")
+    ap.add_argument("--ground-truth", default="", help="ground-truth folder (synthetic data)")
+    ap.add_argument("--size", default="640x480", help="expected WxH; 'any' to skip")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--fractions", default="0.7,0.15,0.15", help="train,val,test")
+    ap.add_argument("--max-bad-share", type=float, default=0.05)
+
+
+@command("import", _import_args)
+def cmd_import(args) -> int:
+    """Import AI-Hub data (tree or label tables), quarantine bad files, split, write manifest."""
+    from tqdm import tqdm
+
+    from scalpvision.data.aihub import ImportFailure, import_label_tables, import_tree
+    from scalpvision.data.splits import grouped_stratified_split
+
+    if not args.source and not args.label_table:
+        raise ValueError("give an AI-Hub root folder or --label-table FILE")
+    if args.label_table:
+        res = import_label_tables(args.label_table)
+    else:
+        size = None if args.size == "any" else tuple(int(v) for v in args.size.split("x"))
+        res = import_tree(args.source, size, args.ground_truth or None,
+                          progress=lambda xs: tqdm(xs, unit="img"))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    qpath = out.with_name(out.stem + ".quarantine.csv")
+    res.quarantine.to_csv(qpath, index=False)
+    for rec in res.quarantine.itertuples():
+        print(f"quarantined {rec.file}: {rec.reason} ({rec.detail})", file=sys.stderr)
+    conflicts = res.stats.pop("conflicts", [])
+    if conflicts:
+        raise ImportFailure("conflicting labels for the same image:\n  " + "\n  ".join(conflicts))
+    if res.bad_share > args.max_bad_share:
+        raise ImportFailure(f"{res.bad_share:.1%} of the files are bad (limit "
+                            f"{args.max_bad_share:.1%}); see {qpath}")
+    df = res.images
+    if "split" not in df.columns and len(df):
+        tr, va, te = (float(v) for v in args.fractions.split(","))
+        df["split"] = grouped_stratified_split(df, {"train": tr, "val": va, "test": te}, args.seed)
+    df.to_csv(out, index=False)
+    print(json.dumps({**res.stats, "manifest": str(out), "quarantine": str(qpath)}))
+    return 0
+
+
+# ----------------------------------------------------------------------------- check
+def _check_args(ap):
+    ap.add_argument("manifest", nargs="?", help="manifest CSV (from `scalpvision import`)")
+    ap.add_argument("--label-table", action="append", default=[],
+                    help="check flat label tables (e.g. the authors' train/val/test CSVs)")
+    ap.add_argument("--report-dir", required=True)
+    ap.add_argument("--no-files", action="store_true", help="don't re-open image files")
+    ap.add_argument("--min-per-grade", type=int, default=1)
+
+
+@command("check", _check_args)
+def cmd_check(args) -> int:
+    """Run the Great Expectations data checks and write an HTML report; exit 1 on violations."""
+    import pandas as pd
+
+    from data_checks.manifest_suite import leakage_summary, run_manifest_checks
+    from data_checks.report import write_report
+    from scalpvision.data.aihub import import_label_tables
+
+    quarantined = 0
+    if args.label_table:
+        res = import_label_tables(args.label_table)
+        df, quarantined = res.images, len(res.quarantine)
+        for rec in res.quarantine.itertuples():
+            print(f"quarantined {rec.file}: {rec.detail}", file=sys.stderr)
+        title = "Data checks: " + ", ".join(Path(p).name for p in args.label_table)
+    elif args.manifest:
+        if not Path(args.manifest).is_file():
+            raise FileNotFoundError(f"{args.manifest}: manifest not found")
+        df = pd.read_csv(args.manifest)
+        title = f"Data checks: {args.manifest}"
+    else:
+        raise ValueError("give a manifest CSV or --label-table FILE")
+    outcome = run_manifest_checks(df, min_per_grade=args.min_per_grade,
+                                  check_files=not args.no_files)
+    leak = {**leakage_summary(df), "rows_quarantined_before_checks": quarantined}
+    report = write_report(outcome, args.report_dir, title, leak)
+    for r in outcome.failed:
+        print(f"FAILED {r['expectation']}({r['column']}) [{r['scope']}]: "
+              f"{r['unexpected_count']} unexpected rows, e.g. {r['partial_unexpected'][:3]}")
+    print(json.dumps(leak))
+    print(f"{'PASSED' if outcome.success else 'FAILED'}: {len(outcome.failed)} of "
+          f"{len(outcome.results)} expectations failed; report {report}")
+    return 0 if outcome.success else 1
+
+
+# ----------------------------------------------------------------------------- summary / ui
+def _summary_args(ap):
+    ap.add_argument("--metrics-dir", default="metrics")
+
+
+@command("summary", _summary_args)
+def cmd_summary(args) -> int:
+    """Print the pipeline's metrics and where to look."""
+    from scalpvision.summary import summarize
+
+    print(summarize(Path(args.metrics_dir)))
+    return 0
+
+
+def _ui_args(ap):
+    ap.add_argument("--port", type=int, default=5000)
+    ap.add_argument("--backend-store-uri", default="")
+
+
+@command("ui", _ui_args)
+def cmd_ui(args) -> int:
+    """Open the MLflow UI on 127.0.0.1 over the project's tracking store."""
+    from scalpvision.tracking import repo_root
+
+    root = repo_root()
+    uri = args.backend_store_uri or os.environ.get("MLFLOW_TRACKING_URI") or \
+        f"sqlite:///{root / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+           "MLFLOW_DISABLE_TELEMETRY": "true"}
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    cmd = [str(mlflow_bin), "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
+           "--port", str(args.port), "--workers", "1"]
+    print(f"MLflow UI: http://127.0.0.1:{args.port}  (store {uri}; Ctrl-C to stop)")
+    return subprocess.call(cmd, env=env)
+
+
+# ----------------------------------------------------------------------------- params
+def _params_args(ap):
+    ap.add_argument("--file", default="params.yaml")
+    ap.add_argument("--profile", help="rewrite the file with profiles/<name>.yaml applied")
+
+
+@command("params", _params_args)
+def cmd_params(args) -> int:
+    """Validate params.yaml, or apply a profile (e.g. `--profile paper`)."""
+    import yaml
+
+    from scalpvision.config import ConfigError, apply_profile, read_params, validate_params
+
+    if args.profile:
+        prof = Path(args.file).resolve().parent / "profiles" / f"{args.profile}.yaml"
+        if not prof.is_file():
+            valid = sorted(p.stem for p in prof.parent.glob("*.yaml"))
+            raise ConfigError(f"{prof}: no such profile; valid profiles: demo, {', '.join(valid)}")
+        merged = apply_profile(read_params(args.file), yaml.safe_load(prof.read_text()))
+        Path(args.file).write_text(yaml.safe_dump(merged, sort_keys=False, allow_unicode=True))
+    sections = validate_params(args.file)
+    print(f"{args.file}: valid ({', '.join(sections)})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="scalpvision", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (configure, fn) in COMMANDS.items():
+        sp = sub.add_parser(name, help=(fn.__doc__ or "").strip().splitlines()[0])
+        configure(sp)
+        sp.set_defaults(func=fn)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    from scalpvision.entry import run_main
+
+    args = build_parser().parse_args(argv)
+    run_main(lambda: args.func(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Typed parameters: ``params.yaml`` parsed into frozen dataclasses, one per stage section.
+
+The library itself never reads ``params.yaml``; entry points (``pipelines/``, the CLI) call
+:func:`load_section` and pass plain values on. An unknown or missing key fails at load time
+with a message naming the file, the section and the valid keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A parameter file is missing, malformed, or has unknown/missing keys."""
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    uri: str = ""  # empty -> sqlite:///<repo>/mlflow.db; MLFLOW_TRACKING_URI overrides both
+    experiment: str = "scalpvision"
+    artifact_dir: str = "mlartifacts"
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    n_images: int = 300
+    seed: int = 2406
+    out_dir: str = "data/aihub"
+    images_per_session: int = 5  # positions 2..6 of one subject session, as AI-Hub films them
+    validation_share: float = 0.3  # share of sessions filed under Validation/ (AI-Hub's own split)
+    second_filing_share: float = 0.35  # share of images also filed under a second condition folder
+    jpeg_quality: int = 92
+    workers: int = 2
+    width: int = 640
+    height: int = 480
+    contact_sheet: str = "reports/render/contact_sheet.jpg"
+
+
+@dataclass(frozen=True)
+class ImportParams:
+    source: str = "data/aihub"
+    ground_truth_dir: str = "data/aihub/ground_truth"  # "" when the source has none (real AI-Hub)
+    label_tables: tuple[str, ...] = ()  # flat label tables (value_1..6, img_name) to import instead
+    expected_width: int = 640
+    expected_height: int = 480
+    max_bad_share: float = 0.05
+    out_dir: str = "data/interim"
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    seed: int = 7
+    train: float = 0.7
+    val: float = 0.15
+    test: float = 0.15
+    manifest: str = "data/manifest.csv"
+
+
+@dataclass(frozen=True)
+class CheckParams:
+    manifest: str = "data/manifest.csv"
+    report_dir: str = "reports/data_checks"
+    min_images_per_grade: int = 1  # "grades present per split where the data allows"
+    check_files: bool = True  # open every image to confirm size and mode
+
+
+SECTIONS: dict[str, type] = {
+    "tracking": TrackingParams,
+    "render": RenderParams,
+    "import": ImportParams,
+    "split": SplitParams,
+    "check": CheckParams,
+}
+
+
+def register_section(name: str, cls: type) -> None:
+    """Register a parameter section (used by later capabilities)."""
+    SECTIONS[name] = cls
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item_tp, *_rest) = typing.get_args(tp) or (Any,)
+        return tuple(_coerce(v, item_tp, where) for v in value)
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def from_dict(cls: type, data: Any, where: str) -> Any:
+    """Build the frozen dataclass ``cls`` from ``data``; every key must be known and present."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(fields)}"
+        )
+    missing = sorted(set(fields) - set(data))
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}")
+    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+
+
+def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: parameter file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def load_section(name: str, path: str | Path = "params.yaml") -> Any:
+    """Load and validate one section of a parameter file into its dataclass."""
+    if name not in SECTIONS:
+        raise ConfigError(f"unknown section {name!r}; valid sections: {', '.join(SECTIONS)}")
+    data = read_params(path)
+    if name not in data:
+        raise ConfigError(f"{path}: section {name!r} is missing")
+    return from_dict(SECTIONS[name], data[name], f"{path}:{name}")
+
+
+def validate_params(path: str | Path = "params.yaml") -> list[str]:
+    """Validate every known section present in the file; returns the section names checked."""
+    data = read_params(path)
+    known = {"profile", *SECTIONS}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
+        )
+    for name in SECTIONS:
+        if name in data:
+            from_dict(SECTIONS[name], data[name], f"{path}:{name}")
+    return [n for n in SECTIONS if n in data]
+
+
+def apply_profile(params: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge a profile overlay (e.g. ``profiles/paper.yaml``) onto a parameter dict."""
+    out = dict(params)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = apply_profile(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+__all__ = [
+    "ConfigError", "TrackingParams", "RenderParams", "ImportParams", "SplitParams",
+    "CheckParams", "SECTIONS", "register_section", "from_dict", "read_params", "load_section",
+    "validate_params", "apply_profile", "as_dict", "field",
+]

@@ -1,0 +1,37 @@
+"""The closing summary of a pipeline run: the metrics DVC tracks and where to look."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+WHERE = [
+    ("MLflow UI", ".venv/bin/scalpvision ui   # then open http://127.0.0.1:5000"),
+    ("Data-check report", "reports/data_checks/index.html"),
+    ("Rendered images", "reports/render/contact_sheet.jpg, data/aihub/"),
+    ("Manifest", "data/manifest.csv (quarantine: data/interim/quarantine.csv)"),
+    ("DVC metrics", ".venv/bin/dvc metrics show"),
+]
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, separators=(",", ":"))[:70]
+    return str(v)
+
+
+def summarize(metrics_dir: Path) -> str:
+    lines = ["", "ScalpVision pipeline summary", "=" * 28]
+    files = sorted(metrics_dir.glob("*.json")) if metrics_dir.is_dir() else []
+    if not files:
+        lines.append(f"(no metrics in {metrics_dir}/ - run `dvc repro` first)")
+    for f in files:
+        data = json.loads(f.read_text())
+        lines.append(f"\n[{f.stem}]")
+        for k, v in data.items():
+            lines.append(f"  {k:<34} {_fmt(v)}")
+    lines.append("\nWhere to look:")
+    lines += [f"  {k:<18} {v}" for k, v in WHERE]
+    return "\n".join(lines)
