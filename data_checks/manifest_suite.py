@@ -77,8 +77,8 @@ def build_expectations(df: pd.DataFrame, width: int, height: int) -> list:
 
 
 def grade_presence_expectations(df: pd.DataFrame, min_per_grade: int) -> dict[str, list]:
-    """Per split: every grade of every target that the whole manifest holds often enough to
-    give each split ``min_per_grade`` images must appear in that split."""
+    """Per split: every grade of every target that enough *subjects* hold (a subject sits in one
+    split, so ``n_splits * min_per_grade`` of them) must appear in that split."""
     import great_expectations.expectations as gxe
 
     n_splits = df["split"].nunique()
@@ -86,7 +86,7 @@ def grade_presence_expectations(df: pd.DataFrame, min_per_grade: int) -> dict[st
     for split in sorted(df["split"].dropna().unique()):
         ex = []
         for t in TARGETS:
-            counts = df[t].value_counts()
+            counts = df.groupby(t)["group"].nunique()
             allowed = sorted(int(g) for g, n in counts.items() if n >= n_splits * min_per_grade)
             if allowed:
                 ex.append(gxe.ExpectColumnDistinctValuesToContainSet(column=t, value_set=allowed))

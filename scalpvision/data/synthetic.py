@@ -279,14 +279,14 @@ def render_scalp(values: dict[str, int], rng: np.random.Generator,
     for _ in range(int(v["value_1"] * rng.uniform(18, 30))):
         x, y = rng.uniform([0, 0], [w, h])
         r = rng.uniform(2, 6)
-        _blob(img, x, y, r, r * rng.uniform(.4, 1), rng.uniform(0, 3), (246, 244, 236),
-              rng.uniform(.45, .8), .6, rng)
+        _blob(img, x, y, r, r * rng.uniform(.4, 1), rng.uniform(0, 3), (250, 248, 240),
+              rng.uniform(.6, .9), .6, rng)
     for _ in range(int(v["value_5"] * rng.uniform(3, 6))):
         x, y = rng.uniform([0, 0], [w, h])
         r = rng.uniform(10, 30)
         col = (250, 248, 238) if rng.uniform() < .6 else (240, 232, 200)
         _blob(img, x, y, r, r * rng.uniform(.4, .9), rng.uniform(0, 3), col,
-              rng.uniform(.6, .9), .35, rng)
+              rng.uniform(.75, .95), .35, rng)
 
     # 6. hairs: from follicles along the combing direction, plus lying hairs from outside
     mask = np.zeros((h, w), bool)

@@ -1,0 +1,4 @@
+# Sourced by the scripts: offline, quiet, and the venv first on PATH (dvc.yaml calls `python`).
+export PATH="$PWD/.venv/bin:$PATH"
+export HF_HUB_OFFLINE=1 MLFLOW_DISABLE_TELEMETRY=true BENTOML_DO_NOT_TRACK=true
+export DVC_NO_ANALYTICS=1 GX_ANALYTICS_ENABLED=false PYTHONUNBUFFERED=1

@@ -1,0 +1,50 @@
+"""User mistakes get one clear line naming the problem, exit 2, and no traceback."""
+
+import subprocess
+import sys
+
+import yaml
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "scalpvision.cli", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_bad_path(tmp_path):
+    r = _run("import", str(tmp_path / "missing"), "--out", str(tmp_path / "m.csv"))
+    assert r.returncode == 2
+    assert "missing: source folder not found" in r.stderr and "Traceback" not in r.stderr
+    r = _run("check", str(tmp_path / "none.csv"), "--report-dir", str(tmp_path))
+    assert r.returncode == 2 and "manifest not found" in r.stderr
+
+
+def test_bad_params_key_names_valid_keys(tmp_path, repo):
+    data = yaml.safe_load((repo / "params.yaml").read_text())
+    data["check"]["report_folder"] = "x"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    r = _run("params", "--file", str(tmp_path / "params.yaml"))
+    assert r.returncode == 2
+    assert "report_folder" in r.stderr and "report_dir" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, str(repo / "pipelines/check.py"), "--params",
+                        str(tmp_path / "params.yaml")], capture_output=True, text=True)
+    assert r.returncode == 2 and "check: unknown key(s) report_folder" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unknown_profile(tmp_path, repo):
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "params.yaml").write_text((repo / "params.yaml").read_text())
+    r = _run("params", "--file", str(tmp_path / "params.yaml"), "--profile", "gpu")
+    assert r.returncode == 2 and "no such profile" in r.stderr
+
+
+def test_render_then_import_round_trip(tmp_path):
+    r = _run("render", "--out", str(tmp_path / "t"), "--n-images", "6", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    r = _run("import", str(tmp_path / "t"), "--out", str(tmp_path / "m.csv"))
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+    m = pd.read_csv(tmp_path / "m.csv")
+    assert len(m) == 6 and set(m["split"]) <= {"train", "val", "test"}
