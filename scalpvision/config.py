@@ -70,12 +70,86 @@ class CheckParams:
     check_files: bool = True  # open every image to confirm size and mode
 
 
+@dataclass(frozen=True)
+class PseudoParams:
+    n_pairs: int = 400  # paper: 3000
+    seed: int = 3
+    manifest: str = "data/manifest.csv"  # hair-free patches come from its train split ...
+    unlabelled_dirs: tuple[str, ...] = ()  # ... and from these folders of unlabelled images
+    skip_missing_unlabelled: bool = True  # a missing folder is logged (and tracked), not fatal
+    max_source_images: int = 120
+    patch_width: int = 192
+    patch_height: int = 144
+    patches_per_image: int = 2
+    ridge_threshold: float = 20.0
+    max_ridge_share: float = 0.008
+    hairs_min: int = 1
+    hairs_max: int = 10
+    width_min: int = 1
+    width_max: int = 7
+    dots_min: int = 30
+    dots_max: int = 150
+    val_share: float = 0.1
+    out_dir: str = "data/pseudo"
+
+
+@dataclass(frozen=True)
+class U2NetParams:
+    variant: str = "lite"  # lite | full
+    checkpoint: str = ""  # optional local weights to start from
+    epochs: int = 6
+    batch_size: int = 8
+    lr: float = 1e-3
+    rescale: int = 0  # paper: 320 (squash to 320x320); 0 = keep native resolution
+    crop: int = 160  # paper: 288
+    infer_long_side: int = 640  # inference size (long side); the mask is resized back
+    val_real_images: int = 8  # built-in val images with ground-truth masks checked each epoch
+    seed: int = 0
+    threads: int = 2
+    out_dir: str = "models/u2net"
+    register_name: str = "scalpvision-hair-segmenter"
+
+
+@dataclass(frozen=True)
+class SegmentParams:
+    threshold: float = 0.5
+    min_area: int = 250
+    min_skeleton_area: int = 2
+    box: int = 10
+    nms_overlap: float = 0.1
+    n_negative: int = 20
+    negative_erosion: int = 7
+    max_positive: int = 64
+    seed: int = 0
+    refiner: str = "auto"  # auto (SAM if sam_checkpoint else offline) | sam | grabcut
+    sam_model: str = "vit_b"  # vit_b | vit_l | vit_h
+    sam_checkpoint: str = ""  # local path, e.g. sam_vit_h_4b8939.pth
+    ensemble_min_area: int = 100
+
+
+@dataclass(frozen=True)
+class EvalParams:
+    manifest: str = "data/manifest.csv"
+    split: str = "test"
+    max_images: int = 0  # 0 = all
+    user_image_dir: str = ""  # optional folder of user images ...
+    user_mask_dir: str = ""  # ... with ground-truth masks of the same stem
+    unlabelled_dirs: tuple[str, ...] = ()  # shown in overlays (no ground truth)
+    n_overlays: int = 6
+    out_dir: str = "reports/segmentation"
+    masks_dir: str = "data/masks"
+
+
 SECTIONS: dict[str, type] = {
     "tracking": TrackingParams,
     "render": RenderParams,
     "import": ImportParams,
     "split": SplitParams,
     "check": CheckParams,
+    "pseudo": PseudoParams,
+    "u2net": U2NetParams,
+    "segment": SegmentParams,
+    "seg_eval": EvalParams,
 }
 
 
