@@ -146,6 +146,66 @@ def cmd_check(args) -> int:
     return 0 if outcome.success else 1
 
 
+# ----------------------------------------------------------------------------- segment
+def _segment_args(ap):
+    ap.add_argument("images", nargs="+", help="image files and/or folders (searched recursively)")
+    ap.add_argument("--out", required=True, help="folder for <stem>.png masks")
+    ap.add_argument("--model", default="",
+                    help="U²-Net model directory (default: the registered champion, else "
+                         "models/u2net)")
+    ap.add_argument("--refiner", default="", help="auto | sam | grabcut (default: params.yaml)")
+    ap.add_argument("--params", default="params.yaml")
+
+
+@command("segment", _segment_args)
+def cmd_segment(args) -> int:
+    """Segment hair: one PNG mask per image; unreadable images are reported, not fatal."""
+    import time
+
+    from tqdm import tqdm
+
+    from scalpvision.config import load_section
+    from scalpvision.io import ImageReadError, list_images, read_image, write_mask
+    from scalpvision.segmentation.evaluation import prompt_params_from
+    from scalpvision.segmentation.refiners import make_refiner
+    from scalpvision.segmentation.segmenter import HairSegmenter
+    from scalpvision.segmentation.store import resolve_segmenter_dir
+
+    s = load_section("segment", args.params)
+    model_dir, source = resolve_segmenter_dir(args.model, args.params)
+    from scalpvision.checkpoints import load_model_dir
+
+    model, cfg = load_model_dir(model_dir)
+    refiner = make_refiner(args.refiner or s.refiner, s.sam_model, s.sam_checkpoint)
+    seg = HairSegmenter(model, refiner, prompt_params_from(s), s.ensemble_min_area,
+                        cfg["preprocessing"]["infer_long_side"])
+    files = list_images(args.images)
+    if not files:
+        raise ValueError(f"no images found in {', '.join(args.images)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"model: {source}; refiner: {refiner.name}; {len(files)} images", file=sys.stderr)
+    failed, t0 = [], time.perf_counter()
+    with open(out / "segment_report.csv", "w", encoding="utf-8") as rep:
+        rep.write("file,status,hair_share,detail\n")
+        for f in tqdm(files, unit="img"):
+            try:
+                res = seg(read_image(f))
+            except ImageReadError as exc:
+                failed.append(str(exc))
+                rep.write(f"\"{f}\",unreadable,,\"{exc}\"\n")
+                continue
+            write_mask(out / f"{f.stem}.png", res.final)
+            rep.write(f"\"{f}\",ok,{res.final.mean():.5f},\n")
+    dt = time.perf_counter() - t0
+    for msg in failed:
+        print(f"unreadable: {msg}", file=sys.stderr)
+    print(json.dumps({"images": len(files), "masks_written": len(files) - len(failed),
+                      "unreadable": len(failed), "seconds_per_image": round(dt / len(files), 3),
+                      "out": str(out), "report": str(out / "segment_report.csv")}))
+    return 0
+
+
 # ----------------------------------------------------------------------------- summary / ui
 def _summary_args(ap):
     ap.add_argument("--metrics-dir", default="metrics")

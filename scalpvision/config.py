@@ -120,6 +120,7 @@ class SegmentParams:
     n_negative: int = 20
     negative_erosion: int = 7
     max_positive: int = 64
+    min_elongation: float = 4.0
     seed: int = 0
     refiner: str = "auto"  # auto (SAM if sam_checkpoint else offline) | sam | grabcut
     sam_model: str = "vit_b"  # vit_b | vit_l | vit_h
@@ -136,6 +137,7 @@ class EvalParams:
     user_mask_dir: str = ""  # ... with ground-truth masks of the same stem
     unlabelled_dirs: tuple[str, ...] = ()  # shown in overlays (no ground truth)
     n_overlays: int = 6
+    ablation_images: int = 12  # prompt ablation (4 refiner runs per image) on the first N
     out_dir: str = "reports/segmentation"
     masks_dir: str = "data/masks"
 

@@ -30,6 +30,7 @@ class PromptParams:
     n_negative: int = 20
     negative_erosion: int = 7  # px kept between negatives and the mask
     max_positive: int = 0  # 0 = all
+    min_elongation: float = 4.0  # skeleton length^2 / area; below = blob (flake), 0 = off
     seed: int = 0
 
 
@@ -51,6 +52,8 @@ class Prompts:
 def positive_points(mask: np.ndarray, p: PromptParams) -> tuple[np.ndarray, np.ndarray]:
     """Mean skeleton point per NMS-kept box. ``mask``: (H, W) bool. Returns (xy, boxes_xyxy)."""
     skel = remove_small_components(skeletonize(mask), p.min_skeleton_area)
+    if p.min_elongation > 0 and skel.any():
+        skel &= elongated_components(mask, skel, p.min_elongation)
     ys, xs = np.nonzero(skel)
     if len(xs) == 0:
         return np.zeros((0, 2), np.float32), np.zeros((0, 4), np.float32)
@@ -79,6 +82,20 @@ def positive_points(mask: np.ndarray, p: PromptParams) -> tuple[np.ndarray, np.n
         idx = np.random.default_rng(p.seed).choice(len(mean_xy), p.max_positive, replace=False)
         mean_xy, boxes = mean_xy[np.sort(idx)], boxes[np.sort(idx)]
     return mean_xy.astype(np.float32), boxes
+
+
+def elongated_components(mask: np.ndarray, skel: np.ndarray, min_elongation: float) -> np.ndarray:
+    """(H, W) bool: pixels of the mask components whose skeleton length L and area A satisfy
+    L^2 / A >= ``min_elongation`` (a hair of width w has L^2/A = L/w; a round flake about 1).
+
+    Not in the paper: it keeps Algorithm 1 from putting positive prompts on blob-shaped false
+    positives of M̂ (flakes, sheen spots), which the refiner would otherwise keep."""
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    area = np.bincount(labels.ravel(), minlength=n).astype(float)
+    length = np.bincount(labels[skel], minlength=n).astype(float)
+    keep = length**2 / np.maximum(area, 1) >= min_elongation
+    keep[0] = False
+    return keep[labels]
 
 
 def negative_points(mask: np.ndarray, n: int, erosion: int, seed: int) -> np.ndarray:

@@ -104,3 +104,19 @@ def test_baselines_find_dark_hair_on_light_skin(name):
     pred = BASELINES[name](img)
     assert pred.shape == truth.shape and pred.dtype == bool
     assert segmentation_scores(pred, truth)["dice"] > 0.7
+
+
+def test_no_positive_prompts_on_round_blobs():
+    m = _line_mask(width=5)
+    blob = np.zeros_like(m)
+    cv2.circle(blob.view(np.uint8), (500, 100), 20, 1, -1)
+    pos = make_prompts((m | blob).astype(np.float32)).positive_xy
+    assert len(pos) > 10
+    assert not blob[np.round(pos[:, 1]).astype(int), np.round(pos[:, 0]).astype(int)].any()
+    bar = np.zeros_like(m)  # a thick square: the paper's Algorithm 1 prompts it, we don't
+    cv2.rectangle(bar.view(np.uint8), (100, 380), (140, 420), 1, -1)  # clear of the line
+    legacy = make_prompts((m | bar).astype(np.float32), PromptParams(min_elongation=0))
+    xy = np.round(legacy.positive_xy).astype(int)
+    assert bar[xy[:, 1], xy[:, 0]].any()
+    xy = np.round(make_prompts((m | bar).astype(np.float32)).positive_xy).astype(int)
+    assert not bar[xy[:, 1], xy[:, 0]].any()

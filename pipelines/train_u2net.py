@@ -1,0 +1,69 @@
+"""Stage `u2net`: train U²-Net on pseudo pairs, validate every epoch, keep the best, register it."""
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from scalpvision.checkpoints import save_model_dir
+from scalpvision.config import as_dict, load_section
+from scalpvision.entry import run_main
+from scalpvision.segmentation.train import TrainConfig, train_u2net
+from scalpvision.segmentation.u2net import build_u2net
+from scalpvision.tracking import content_hash, stage_run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    args = ap.parse_args()
+    p = load_section("u2net", args.params)
+    pseudo = load_section("pseudo", args.params)
+    tracking = load_section("tracking", args.params)
+    torch.set_num_threads(p.threads)
+    pairs = pd.read_csv(Path(pseudo.out_dir) / "pairs.csv")
+    train = list(pairs.loc[pairs.split == "train", ["image", "mask"]].itertuples(index=False))
+    val = list(pairs.loc[pairs.split == "val", ["image", "mask"]].itertuples(index=False))
+    man = pd.read_csv(pseudo.manifest)
+    real_val = man[(man.split == "val") & man.get("mask_path", pd.Series(dtype=str)).notna()]
+    real_val = list(real_val[["path", "mask_path"]].head(p.val_real_images).itertuples(index=False))
+    val_sets = {"pseudo": val[:24], **({"real": real_val} if real_val else {})}
+    model = build_u2net(p.variant, checkpoint=p.checkpoint or None)
+    cfg = TrainConfig(p.epochs, p.batch_size, p.lr, p.rescale, p.crop, p.seed, p.infer_long_side)
+    with stage_run("u2net", {"u2net": as_dict(p)}, tracking,
+                   deps=[pseudo.out_dir], tags={"model": f"u2net-{p.variant}",
+                                                "init": p.checkpoint or "random"}) as run:
+        import mlflow
+
+        best, history = train_u2net(
+            model, train, val_sets, cfg,
+            on_epoch=lambda ep, rec: mlflow.log_metrics(
+                {k: float(v) for k, v in rec.items() if k not in ("epoch", "best")}, step=ep),
+            select_on="real" if real_val else "pseudo")
+        model.load_state_dict(best)
+        best_rec = max(history, key=lambda r: r.get("val_dice_real", r.get("val_dice_pseudo", 0)))
+        config = {"builder": "u2net", "kwargs": {"variant": p.variant},
+                  "preprocessing": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+                                    "scale": "1/255", "infer_long_side": p.infer_long_side},
+                  "threshold": 0.5, "trained_on": pseudo.out_dir,
+                  "data_hash": content_hash(Path(pseudo.out_dir) / "pairs.csv"),
+                  "best_epoch": best_rec["epoch"], "mlflow_run_id": run.info.run_id,
+                  "history": history}
+        out = save_model_dir(p.out_dir, model, config)
+        mlflow.log_metrics({f"best_{k}": float(v) for k, v in best_rec.items()
+                            if k.startswith("val_dice")})
+        mlflow.log_artifacts(str(out), artifact_path="model_dir")
+    summary = {"best_epoch": best_rec["epoch"],
+               **{k: round(v, 4) for k, v in best_rec.items() if k.startswith("val_dice")},
+               "epochs": len(history), "train_pairs": len(train),
+               "seconds_per_epoch": round(sum(r["seconds"] for r in history) / len(history), 1)}
+    Path("metrics").mkdir(exist_ok=True)
+    Path("metrics/u2net.json").write_text(json.dumps(summary, indent=1))
+    print(f"U²-Net ({p.variant}) trained: {summary} -> {out}")
+
+
+if __name__ == "__main__":
+    run_main(main)

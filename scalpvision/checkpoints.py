@@ -1,0 +1,41 @@
+"""A saved model is a directory: ``config.json`` (builder, kwargs, preprocessing, data hash, ...)
+plus weights loaded with ``weights_only=True``. One :func:`load_model_dir` serves evaluation,
+the registry and serving."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def save_model_dir(path: str | Path, model: torch.nn.Module, config: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path / "weights.pt")
+    (path / "config.json").write_text(json.dumps(config, indent=1, default=str))
+    return path
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    cfg = Path(path) / "config.json"
+    if not cfg.is_file():
+        raise FileNotFoundError(f"{path}: not a model directory (no config.json)")
+    return json.loads(cfg.read_text())
+
+
+def load_model_dir(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model a directory describes and load its weights (CPU)."""
+    from scalpvision.segmentation.u2net import build_u2net
+
+    config = read_config(path)
+    builders = {"u2net": lambda kw: build_u2net(**kw)}
+    name = config.get("builder")
+    if name not in builders:
+        raise ValueError(f"{path}: unknown builder {name!r}; valid: {', '.join(builders)}")
+    model = builders[name](config.get("kwargs", {}))
+    state = torch.load(Path(path) / "weights.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval(), config

@@ -1,0 +1,46 @@
+"""Where the hair segmenter's model directory comes from: an explicit path, the MLflow
+registry's ``champion`` alias, or the pipeline's last trained model."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def resolve_segmenter_dir(explicit: str = "", params_path: str = "params.yaml") -> tuple[Path, str]:
+    """Return (model directory, a description of where it came from)."""
+    if explicit:
+        p = Path(explicit)
+        if not (p / "config.json").is_file():
+            raise FileNotFoundError(f"{p}: not a model directory (no config.json)")
+        return p, f"model directory {p}"
+    from scalpvision.config import ConfigError, load_section
+
+    try:
+        u = load_section("u2net", params_path)
+        tracking = load_section("tracking", params_path)
+        name, fallback = u.register_name, Path(u.out_dir)
+    except ConfigError:
+        tracking, name, fallback = None, "scalpvision-hair-segmenter", Path("models/u2net")
+    if tracking is not None:
+        try:
+            import mlflow
+
+            from scalpvision.tracking import setup_mlflow
+
+            setup_mlflow(tracking)
+            uri = f"models:/{name}@champion"
+            dst = Path(tempfile.mkdtemp(prefix="sv-seg-"))
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
+            model_dir = next((p.parent for p in local.rglob("config.json")), None)
+            if model_dir is not None:
+                return model_dir, f"registry {uri}"
+        except Exception as exc:  # no registry / no champion yet: fall back, and say so
+            log.info("no registered champion segmenter (%s); using %s", exc, fallback)
+    if (fallback / "config.json").is_file():
+        return fallback, f"model directory {fallback} (no registered champion)"
+    raise FileNotFoundError(f"no segmenter: no registered champion and no {fallback}/config.json; "
+                            "run `dvc repro u2net` or pass --model DIR")

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from scalpvision.data.synthetic import render_scalp
+from scalpvision.segmentation.pseudo_pairs import (
+    HAIR_COLOURS_RGB, HairDrawParams, background_from_patch, collect_patches, draw_pseudo_hairs,
+    hair_free_patches, iter_pseudo_pairs, ridge_map,
+)
+
+ZERO = {f"value_{i}": 0 for i in range(1, 7)}
+
+
+def test_ridge_map_sees_lines_of_both_polarities_not_blobs():
+    import cv2
+    img = np.full((120, 160, 3), 128, np.uint8)
+    cv2.line(img, (10, 20), (150, 30), (20, 20, 20), 3)
+    cv2.line(img, (10, 90), (150, 100), (250, 250, 250), 3)
+    cv2.circle(img, (80, 60), 6, (250, 250, 250), -1)
+    r = ridge_map(img)
+    assert r[25, 80] > 20 and r[95, 80] > 20  # dark and light hair
+    assert r[60, 80] < r[25, 80] / 2  # a round flake is not a line
+
+
+def test_hair_free_patches_avoid_the_ground_truth_hair():
+    shares = []
+    for seed in range(6):
+        r = render_scalp({**ZERO, "value_6": 2}, np.random.default_rng(seed))
+        for x0, y0, x1, y1 in hair_free_patches(r.image, (192, 144), 2):
+            assert (x1 - x0, y1 - y0) == (192, 144)
+            shares.append(r.mask[y0:y1, x0:x1].mean())
+    assert shares, "no hair-free patch found on sparse-hair images"
+    assert max(shares) < 0.01
+
+
+def test_draw_pseudo_hairs_mask_has_hairs_only_and_is_deterministic():
+    bg = np.full((480, 640, 3), (200, 160, 150), np.uint8)
+    p = HairDrawParams(hairs_min=3, hairs_max=3, dots_min=100, dots_max=100)
+    img, mask, n = draw_pseudo_hairs(bg, np.random.default_rng(1), p)
+    img2, mask2, _ = draw_pseudo_hairs(bg, np.random.default_rng(1), p)
+    assert n == 3 and mask.dtype == bool and mask.any()
+    assert np.array_equal(img, img2) and np.array_equal(mask, mask2)
+    changed = np.abs(img.astype(int) - bg).sum(2) > 0
+    assert (changed & ~mask).sum() > 500  # dots and blobs drawn into the image ...
+    _, mask_nodots, _ = draw_pseudo_hairs(bg, np.random.default_rng(1),
+                                          HairDrawParams(3, 3, dots_min=100, dots_max=100))
+    assert np.array_equal(mask, mask_nodots)  # ... never into the mask
+
+
+def test_colour_families_are_rgb_of_the_reference_tables():
+    assert set(HAIR_COLOURS_RGB) == {"brown", "blue", "black", "white"}
+    assert HAIR_COLOURS_RGB["blue"][0] == (20, 55, 61)  # BGR (61,55,20) of reference §2
+    assert sum(len(v) for v in HAIR_COLOURS_RGB.values()) == 47
+
+
+def test_pairs_from_patches_and_error_without_patches():
+    rng = np.random.default_rng(0)
+    r = render_scalp({**ZERO, "value_6": 3}, np.random.default_rng(2))
+    patches = collect_patches([("x", r.image)], (192, 144), 2, __import__(
+        "scalpvision.segmentation.pseudo_pairs", fromlist=["PatchFilter"]).PatchFilter())
+    pairs = list(iter_pseudo_pairs(patches, 3, rng))
+    assert len(pairs) == 3 and pairs[0][0].shape == (480, 640, 3)
+    assert background_from_patch(patches[0][0], (640, 480), rng).shape == (480, 640, 3)
+    with pytest.raises(ValueError, match="no hair-free patches"):
+        next(iter_pseudo_pairs([], 1, rng))

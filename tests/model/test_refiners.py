@@ -1,0 +1,77 @@
+"""Refiners behind one interface. SAM runs the real segment_anything code path: a small
+randomly initialised Sam is saved as a checkpoint and loaded through the same loader."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from scalpvision.segmentation.metrics import segmentation_scores
+from scalpvision.segmentation.prompts import PromptParams, make_prompts
+from scalpvision.segmentation.refiners import (
+    GrabCutRefiner, SamRefiner, build_sam, make_refiner, tiny_sam,
+)
+from scalpvision.segmentation.segmenter import HairSegmenter, ensemble
+from scalpvision.segmentation.u2net import build_u2net
+
+
+def _scene(seed=0):
+    rng = np.random.default_rng(seed)
+    img = np.clip(rng.normal((215, 175, 160), 5, (240, 320, 3)), 0, 255).astype(np.uint8)
+    truth = np.zeros((240, 320), np.uint8)
+    cv2.line(truth, (10, 30), (310, 200), 1, 5)
+    cv2.line(truth, (40, 220), (290, 20), 1, 3)
+    truth = truth.astype(bool)
+    img[truth] = (35, 28, 24)
+    flake = np.zeros_like(truth)
+    cv2.circle(flake.view(np.uint8), (160, 200), 12, 1, -1)  # clear of both hairs
+    img[flake] = (245, 245, 240)
+    return img, truth, flake
+
+
+def test_grabcut_removes_coarse_false_positives():
+    img, truth, flake = _scene()
+    coarse = cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) | flake
+    prompts = make_prompts(coarse.astype(np.float32), PromptParams(min_area=20))
+    refined = GrabCutRefiner().refine(img, prompts, coarse)
+    final = ensemble(coarse, refined, 20)
+    assert segmentation_scores(final, truth)["dice"] > segmentation_scores(coarse, truth)["dice"] + 0.1
+    assert not final[flake].any()
+
+
+def test_grabcut_without_prompts_returns_empty():
+    img, _, _ = _scene()
+    empty = np.zeros(img.shape[:2], bool)
+    prompts = make_prompts(empty.astype(np.float32))
+    assert not GrabCutRefiner().refine(img, prompts, empty).any()
+
+
+def test_sam_code_path_through_the_checkpoint_loader(tmp_path):
+    torch.manual_seed(0)
+    torch.save(tiny_sam().state_dict(), tmp_path / "sam_tiny.pth")
+    ref = make_refiner("auto", "tiny", str(tmp_path / "sam_tiny.pth"))
+    assert isinstance(ref, SamRefiner) and ref.name == "sam"
+    img, truth, _ = _scene()
+    prompts = make_prompts(truth.astype(np.float32), PromptParams(min_area=20))
+    out = ref.refine(img, prompts, truth)
+    assert out.shape == truth.shape and out.dtype == bool
+    with pytest.raises(FileNotFoundError, match="SAM checkpoint not found"):
+        build_sam("vit_b", tmp_path / "missing.pth")
+    with pytest.raises(ValueError, match="vit_b, vit_l, vit_h"):
+        build_sam("vit_x", tmp_path / "sam_tiny.pth")
+
+
+def test_auto_refiner_is_offline_without_checkpoint():
+    assert make_refiner("auto").name == "grabcut"
+    with pytest.raises(ValueError, match="valid: auto, sam, grabcut"):
+        make_refiner("magic")
+
+
+def test_segmenter_unit_runs_end_to_end_and_final_is_subset_of_coarse():
+    img, _, _ = _scene()
+    seg = HairSegmenter(build_u2net("lite"), GrabCutRefiner(), PromptParams(min_area=10),
+                        ensemble_min_area=10, long_side=160)
+    res = seg(img)
+    assert res.prob.shape == img.shape[:2] and 0 <= res.prob.min() and res.prob.max() <= 1
+    assert (res.final <= res.coarse).all() and (res.final <= res.refined).all()
+    assert set(res.seconds) == {"u2net", "prompts", "refiner", "ensemble"}
