@@ -15,6 +15,7 @@ from tqdm import tqdm
 from scalpvision.checkpoints import load_model_dir
 from scalpvision.config import as_dict, load_section
 from scalpvision.entry import run_main
+from scalpvision.registry import register_segmenter
 from scalpvision.io import ImageReadError, list_images, read_image, read_mask, write_image, write_mask
 from scalpvision.segmentation.evaluation import (
     average, markdown_table, prompt_params_from, score_image,
@@ -124,9 +125,19 @@ def main() -> None:
         if real_panels:
             write_image(out / "overlays_unlabelled_real.jpg",
                         contact_sheet(real_panels, real_caps, cols=4), 90)
+        m = avg["ensemble (M)"]
+        version = register_segmenter(
+            u.out_dir, as_dict(s), u.register_name,
+            {"test_dice": m["dice"], "test_jaccard": m["jaccard"],
+             "test_pixel_f1_macro": m["pixel_f1_macro"]},
+            {"refiner": refiner.name, "u2net_run": cfg.get("mlflow_run_id", ""),
+             "data_hash": cfg.get("data_hash", ""), "eval_manifest": e.manifest,
+             "eval_split": e.split})
         mean_t = {k: float(np.mean([t[k] for t in timings])) for k in timings[0]} if timings else {}
-        metrics = {"refiner": refiner.name, "images": len(per_image), "unreadable": len(bad),
-                   **{f"{k}.{m}": round(v[m], 4) for k, v in avg.items() for m in ("dice", "jaccard", "pixel_f1_macro")},
+        metrics = {"refiner": refiner.name, "registered_version": version,
+                   "images": len(per_image), "unreadable": len(bad),
+                   **{f"{k}.{x}": round(v[x], 4) for k, v in avg.items()
+                      for x in ("dice", "jaccard", "pixel_f1_macro")},
                    **{f"seconds.{k}": round(v, 4) for k, v in mean_t.items()}}
         clean = {k.replace(" ", "_").replace("(", "").replace(")", "").replace(":", "")
                  .replace("̂", "hat"): v for k, v in metrics.items() if not isinstance(v, str)}

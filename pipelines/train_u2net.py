@@ -11,7 +11,7 @@ import torch
 from scalpvision.checkpoints import save_model_dir
 from scalpvision.config import as_dict, load_section
 from scalpvision.entry import run_main
-from scalpvision.segmentation.train import TrainConfig, train_u2net
+from scalpvision.segmentation.train import TrainConfig, resolve_device, train_u2net
 from scalpvision.segmentation.u2net import build_u2net
 from scalpvision.tracking import content_hash, stage_run
 
@@ -30,11 +30,13 @@ def main() -> None:
     man = pd.read_csv(pseudo.manifest)
     real_val = man[(man.split == "val") & man.get("mask_path", pd.Series(dtype=str)).notna()]
     real_val = list(real_val[["path", "mask_path"]].head(p.val_real_images).itertuples(index=False))
-    val_sets = {"pseudo": val[:24], **({"real": real_val} if real_val else {})}
+    val_sets = {"pseudo": val[:p.val_pseudo_pairs], **({"real": real_val} if real_val else {})}
     model = build_u2net(p.variant, checkpoint=p.checkpoint or None)
-    cfg = TrainConfig(p.epochs, p.batch_size, p.lr, p.rescale, p.crop, p.seed, p.infer_long_side)
+    cfg = TrainConfig(p.epochs, p.batch_size, p.lr, p.rescale, p.crop, p.seed, p.infer_long_side,
+                      resolve_device(p.device), p.dice_weight, p.hair_crop_share,
+                      p.bn_recalibration_images)
     with stage_run("u2net", {"u2net": as_dict(p)}, tracking,
-                   deps=[pseudo.out_dir], tags={"model": f"u2net-{p.variant}",
+                   deps=[pseudo.out_dir], tags={"model": f"u2net-{p.variant}", "device": cfg.device,
                                                 "init": p.checkpoint or "random"}) as run:
         import mlflow
 

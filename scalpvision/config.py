@@ -102,10 +102,15 @@ class U2NetParams:
     lr: float = 1e-3
     rescale: int = 0  # paper: 320 (squash to 320x320); 0 = keep native resolution
     crop: int = 160  # paper: 288
+    dice_weight: float = 1.0  # paper: 0 (pure multi-BCE)
+    hair_crop_share: float = 0.8  # paper: 0 (uniform random crops)
+    bn_recalibration_images: int = 16  # precise BN on full-size images; paper: 0
+    val_pseudo_pairs: int = 12
     infer_long_side: int = 640  # inference size (long side); the mask is resized back
     val_real_images: int = 8  # built-in val images with ground-truth masks checked each epoch
     seed: int = 0
     threads: int = 2
+    device: str = "auto"  # auto | cpu | cuda
     out_dir: str = "models/u2net"
     register_name: str = "scalpvision-hair-segmenter"
 

@@ -45,6 +45,8 @@ class SessionStyle:
     noise_sigma: float
     white_balance: tuple[float, float, float]
     round_field: bool  # trichoscope's circular field of view darkens the corners
+    pigment_network: float  # strength of a honeycomb pigment network (0 = none)
+    light_gradient: tuple[float, float]  # uneven illumination (relative gain per frame width)
 
     @staticmethod
     def sample(rng: np.random.Generator) -> SessionStyle:
@@ -53,16 +55,19 @@ class SessionStyle:
         skin = skin + rng.normal(0, 6, 3)
         family = str(rng.choice(list(HAIR_PALETTES_RGB), p=_PALETTE_P))
         wb = tuple(float(v) for v in 1 + rng.normal(0, 0.035, 3))
+        network = float(rng.uniform(0.08, 0.22)) if rng.uniform() < 0.25 + 0.4 * tone else 0.0
         return SessionStyle(
             skin_rgb=tuple(float(v) for v in np.clip(skin, 90, 250)),
             hair_family=family,
-            grey_share=float(rng.choice([0.0, 0.0, 0.05, 0.2])),
+            grey_share=float(rng.choice([0.0, 0.05, 0.15, 0.4])),
             comb_angle=float(rng.uniform(0, 2 * np.pi)),
             vignette=float(rng.uniform(0.15, 0.45)),
             blur_sigma=float(rng.choice([0.0, 0.4, 0.7, 1.1])),
             noise_sigma=float(rng.uniform(1.0, 4.0)),
             white_balance=wb,  # type: ignore[arg-type]
             round_field=bool(rng.uniform() < 0.35),
+            pigment_network=network,
+            light_gradient=(float(rng.normal(0, 0.12)), float(rng.normal(0, 0.12))),
         )
 
 
@@ -241,6 +246,9 @@ def render_scalp(values: dict[str, int], rng: np.random.Generator,
     furrow = np.abs(_field(rng, h, w, 45.0))
     gloss = 1 - 0.35 * v["value_2"] / 3  # sebum flattens the texture
     lum = 1 + (0.07 * tex + 0.035 * fine * gloss) - 0.06 * np.exp(-furrow * 12) * gloss
+    if style.pigment_network > 0:  # honeycomb network: zero-crossings of a band-pass field
+        net = np.exp(-np.abs(_field(rng, h, w, rng.uniform(10, 16))) * 9)
+        lum = lum - style.pigment_network * net * (0.6 + 0.4 * np.clip(tex + 0.5, 0, 1))
     img = skin[None, None] * lum[..., None]
     img[..., 0] += 6 * tex  # natural reddish mottling
 
@@ -266,8 +274,8 @@ def render_scalp(values: dict[str, int], rng: np.random.Generator,
         if v["value_4"] > 0:
             rad = rng.uniform(10, 18) * (0.7 + 0.15 * v["value_4"])
             _blob(img, fx, fy, rad, rad, 0, (205, 70, 70), 0.18 * v["value_4"], 0.9, rng)
-        _blob(img, fx, fy, rng.uniform(3, 6), rng.uniform(3, 6), rng.uniform(0, 3),
-              skin * 0.62, 0.7, 0.5, rng)
+        _blob(img, fx, fy, rng.uniform(3, 7), rng.uniform(3, 7), rng.uniform(0, 3),
+              skin * rng.uniform(0.4, 0.65), 0.8, 0.5, rng)
     if v["value_4"] >= 2:  # pustules: yellow-white centre with a red ring
         for _ in range(int(rng.integers(1, 2 + 2 * (v["value_4"] - 1)))):
             px, py = rng.uniform([0, 0], [w, h])
@@ -328,7 +336,8 @@ def render_scalp(values: dict[str, int], rng: np.random.Generator,
     # 8. optics: vignetting / round field of view, white balance, blur, sensor noise
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
-    vig = 1 - style.vignette * r2 / 2
+    gx, gy = style.light_gradient
+    vig = (1 - style.vignette * r2 / 2) * (1 + gx * (xx / w - 0.5) + gy * (yy / h - 0.5))
     if style.round_field:
         rr = np.sqrt(((xx - w / 2) / (0.62 * w)) ** 2 + ((yy - h / 2) / (0.62 * w)) ** 2)
         vig = vig * np.clip((1.0 - rr) / 0.12 + 0.15, 0.15, 1)

@@ -44,3 +44,21 @@ def resolve_segmenter_dir(explicit: str = "", params_path: str = "params.yaml") 
         return fallback, f"model directory {fallback} (no registered champion)"
     raise FileNotFoundError(f"no segmenter: no registered champion and no {fallback}/config.json; "
                             "run `dvc repro u2net` or pass --model DIR")
+
+
+def load_segmenter_unit(model_dir: Path, segment_config: Path | None = None, **overrides):
+    """Rebuild a :class:`HairSegmenter` from a model directory and a segment.json."""
+    import json
+
+    from scalpvision.checkpoints import load_model_dir
+    from scalpvision.config import SegmentParams, from_dict
+    from scalpvision.segmentation.evaluation import prompt_params_from
+    from scalpvision.segmentation.refiners import make_refiner
+    from scalpvision.segmentation.segmenter import HairSegmenter
+
+    model, cfg = load_model_dir(model_dir)
+    seg_cfg = json.loads(segment_config.read_text()) if segment_config else {}
+    s = SegmentParams(**{**seg_cfg, **overrides})
+    refiner = make_refiner(s.refiner, s.sam_model, s.sam_checkpoint)
+    return HairSegmenter(model, refiner, prompt_params_from(s), s.ensemble_min_area,
+                         cfg["preprocessing"]["infer_long_side"])

@@ -39,8 +39,9 @@ def predict_prob(model: U2Net, image: np.ndarray, long_side: int = 640) -> np.nd
     size = (max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32))
     x = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     model.eval()
+    dev = next(model.parameters()).device
     with torch.no_grad():
-        prob = model.predict(to_tensor(x))[0, 0].numpy()
+        prob = model.predict(to_tensor(x).to(dev))[0, 0].float().cpu().numpy()
     return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -53,6 +54,10 @@ class TrainConfig:
     crop: int = 160
     seed: int = 0
     infer_long_side: int = 640
+    device: str = "cpu"
+    dice_weight: float = 0.0  # paper: pure multi-BCE
+    hair_crop_share: float = 0.0  # share of crops centred on a hair pixel (0 = uniform, paper)
+    bn_recalibration_images: int = 0  # full-size images for precise BN before validation
 
 
 def _sample(img: np.ndarray, mask: np.ndarray, cfg: TrainConfig, rng: np.random.Generator):
@@ -62,13 +67,44 @@ def _sample(img: np.ndarray, mask: np.ndarray, cfg: TrainConfig, rng: np.random.
                           interpolation=cv2.INTER_NEAREST).astype(bool)
     h, w = mask.shape
     c = min(cfg.crop, h, w)
-    y, x = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
+    ys, xs = (np.nonzero(mask) if cfg.hair_crop_share > 0 else ((), ()))
+    if len(ys) and rng.uniform() < cfg.hair_crop_share:  # centre the crop on a hair pixel
+        k = int(rng.integers(len(ys)))
+        y = int(np.clip(ys[k] - c // 2 + rng.integers(-c // 4, c // 4 + 1), 0, h - c))
+        x = int(np.clip(xs[k] - c // 2 + rng.integers(-c // 4, c // 4 + 1), 0, w - c))
+    else:
+        y, x = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
     img, mask = img[y:y + c, x:x + c], mask[y:y + c, x:x + c]
     if rng.uniform() < 0.5:
         img, mask = img[::-1], mask[::-1]
     if rng.uniform() < 0.5:
         img, mask = img[:, ::-1], mask[:, ::-1]
     return img, mask
+
+
+@torch.no_grad()
+def recalibrate_bn(model: U2Net, images: list[np.ndarray], long_side: int) -> None:
+    """Precise BatchNorm (Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021): recompute
+    every BN layer's running mean/variance as the plain average over full-size ``images`` at the
+    inference resolution. Training on small crops leaves the deep, low-resolution stages with
+    statistics of 4x4 maps that do not hold for whole 640x480 images."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    if not bns or not images:
+        return
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    model.train()
+    dev = next(model.parameters()).device
+    for img in images:
+        h, w = img.shape[:2]
+        scale = long_side / max(h, w)
+        size = (max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32))
+        model(to_tensor(cv2.resize(img, size, interpolation=cv2.INTER_AREA)).to(dev))
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    model.eval()
 
 
 def evaluate(model: U2Net, pairs: list[tuple[str, str]], long_side: int,
@@ -89,6 +125,7 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
     with the highest Dice on ``val_sets[select_on]`` (default: the first validation set)."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    model.to(cfg.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
     data = [(read_image(i), read_mask(m)) for i, m in train_pairs]
     select_on = select_on or next(iter(val_sets), "")
@@ -99,9 +136,10 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
         order = rng.permutation(len(data))
         for b in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
             batch = [_sample(*data[k], cfg, rng) for k in order[b:b + cfg.batch_size]]
-            x = torch.cat([to_tensor(np.ascontiguousarray(i)) for i, _ in batch])
+            x = torch.cat([to_tensor(np.ascontiguousarray(i)) for i, _ in batch]).to(cfg.device)
             y = torch.from_numpy(np.stack([m for _, m in batch]).astype(np.float32))[:, None]
-            total, d0 = multi_bce_loss(model(x), y)
+            y = y.to(cfg.device)
+            total, d0 = multi_bce_loss(model(x), y, cfg.dice_weight)
             opt.zero_grad()
             total.backward()
             opt.step()
@@ -109,16 +147,29 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
             fused.append(float(d0.detach()))
         rec = {"epoch": epoch, "loss": float(np.mean(losses)), "loss_fused": float(np.mean(fused)),
                "seconds": time.time() - t0}
+        if cfg.bn_recalibration_images:
+            pick = rng.choice(len(data), min(cfg.bn_recalibration_images, len(data)), replace=False)
+            recalibrate_bn(model, [data[k][0] for k in pick], cfg.infer_long_side)
         for name, pairs in val_sets.items():
             rec[f"val_dice_{name}"] = evaluate(model, pairs, cfg.infer_long_side)
         history.append(rec)
         score = rec.get(f"val_dice_{select_on}", -rec["loss"])
         if score > best_score:
             best_score = score
-            best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             rec["best"] = True
         log.info("epoch %d %s", epoch, {k: round(v, 4) if isinstance(v, float) else v
                                         for k, v in rec.items()})
         if on_epoch:
             on_epoch(epoch, rec)
+    model.to("cpu")
     return best, history
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> cuda when available, else cpu; anything else is passed through."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but no CUDA device is available")
+    return name

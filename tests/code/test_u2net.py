@@ -39,3 +39,15 @@ def test_checkpoint_round_trip(tmp_path):
 def test_unknown_variant_lists_valid():
     with pytest.raises(ValueError, match="full, lite"):
         build_u2net("huge")
+
+
+def test_bn_recalibration_sets_stats_from_full_images():
+    import numpy as np
+
+    from scalpvision.segmentation.train import recalibrate_bn
+    m = build_u2net("lite")
+    imgs = [np.full((96, 128, 3), v, np.uint8) for v in (40, 200)]
+    recalibrate_bn(m, imgs, long_side=128)
+    first = m.encoders[0].conv_in.bn
+    assert not m.training and first.momentum == 0.1
+    assert int(first.num_batches_tracked) == 2 and torch.isfinite(first.running_var).all()

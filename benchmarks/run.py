@@ -1,0 +1,104 @@
+"""Speed and memory of each segmentation step at 640x480 on this CPU; prints a markdown table.
+
+    .venv/bin/python benchmarks/run.py [--repeats 5] [--sam vit_b] [--only u2net_lite,prompts]
+
+Each step runs in a fresh process so its peak resident memory (ru_maxrss) is its own;
+"ΔRSS" subtracts that process's resident size just before the step (imports, inputs).
+Weights are random (speed does not depend on them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import time
+
+import numpy as np
+
+STEPS = ["u2net_lite", "u2net_full", "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble",
+         "baseline_yue"]
+
+
+def _scene():
+    from scalpvision.data.synthetic import render_scalp
+    r = render_scalp({f"value_{i}": 0 for i in range(1, 7)}, np.random.default_rng(0))
+    return r.image, r.mask
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _step(name: str, repeats: int, sam_variant: str, q) -> None:
+    import torch
+    torch.set_num_threads(2)
+    from scalpvision.segmentation.prompts import PromptParams, make_prompts
+    img, mask = _scene()
+    prob = mask.astype(np.float32)
+    prompts = make_prompts(prob, PromptParams(max_positive=64))
+    if name.startswith("u2net"):
+        from scalpvision.segmentation.train import predict_prob
+        from scalpvision.segmentation.u2net import build_u2net
+        m = build_u2net(name.split("_")[1]).eval()
+        fn = lambda: predict_prob(m, img, 640)  # noqa: E731
+    elif name == "prompts":
+        fn = lambda: make_prompts(prob, PromptParams(max_positive=64))  # noqa: E731
+    elif name == "grabcut":
+        from scalpvision.segmentation.refiners import GrabCutRefiner
+        g = GrabCutRefiner()
+        fn = lambda: g.refine(img, prompts, mask)  # noqa: E731
+    elif name.startswith("sam"):
+        from scalpvision.segmentation.refiners import SamRefiner, tiny_sam
+        if name == "sam_tiny":
+            sam = tiny_sam()
+        else:
+            from segment_anything import sam_model_registry
+            sam = sam_model_registry[sam_variant](checkpoint=None).eval()
+        r = SamRefiner(sam)
+        fn = lambda: r.refine(img, prompts, mask)  # noqa: E731
+        repeats = min(repeats, 2) if name == "sam_vit" else repeats
+    elif name == "ensemble":
+        from scalpvision.segmentation.segmenter import ensemble
+        fn = lambda: ensemble(mask, mask, 100)  # noqa: E731
+    elif name == "baseline_yue":
+        from scalpvision.segmentation.baselines import blackhat_morphology
+        fn = lambda: blackhat_morphology(img)  # noqa: E731
+    else:
+        raise ValueError(name)
+    before = _rss_mb()
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    q.put((name, float(np.median(times)), peak, peak - before))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--sam", default="vit_b", help="SAM size for the sam_vit row")
+    ap.add_argument("--only", default="", help="comma-separated subset of " + ",".join(STEPS))
+    args = ap.parse_args()
+    steps = args.only.split(",") if args.only else STEPS
+    ctx = mp.get_context("spawn")
+    rows = []
+    for s in steps:
+        q = ctx.Queue()
+        p = ctx.Process(target=_step, args=(s, args.repeats, args.sam, q))
+        p.start()
+        rows.append(q.get())
+        p.join()
+    print("| step (640x480, CPU, 2 threads) | seconds / image (median) | peak RSS MB | ΔRSS MB |")
+    print("|---|---|---|---|")
+    for name, t, peak, delta in rows:
+        label = f"sam_{args.sam} (random weights)" if name == "sam_vit" else name
+        print(f"| {label} | {t:.4f} | {peak:.0f} | {delta:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
