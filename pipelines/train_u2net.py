@@ -34,7 +34,7 @@ def main() -> None:
     model = build_u2net(p.variant, checkpoint=p.checkpoint or None)
     cfg = TrainConfig(p.epochs, p.batch_size, p.lr, p.rescale, p.crop, p.seed, p.infer_long_side,
                       resolve_device(p.device), p.dice_weight, p.hair_crop_share,
-                      p.bn_recalibration_images)
+                      p.bn_recalibration_images, p.lr_schedule)
     with stage_run("u2net", {"u2net": as_dict(p)}, tracking,
                    deps=[pseudo.out_dir], tags={"model": f"u2net-{p.variant}", "device": cfg.device,
                                                 "init": p.checkpoint or "random"}) as run:

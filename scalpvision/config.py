@@ -105,6 +105,7 @@ class U2NetParams:
     dice_weight: float = 1.0  # paper: 0 (pure multi-BCE)
     hair_crop_share: float = 0.8  # paper: 0 (uniform random crops)
     bn_recalibration_images: int = 16  # precise BN on full-size images; paper: 0
+    lr_schedule: str = "cosine"  # paper: constant
     val_pseudo_pairs: int = 12
     infer_long_side: int = 640  # inference size (long side); the mask is resized back
     val_real_images: int = 8  # built-in val images with ground-truth masks checked each epoch
@@ -124,7 +125,7 @@ class SegmentParams:
     nms_overlap: float = 0.1
     n_negative: int = 20
     negative_erosion: int = 7
-    max_positive: int = 64
+    max_positive: int = 0
     min_elongation: float = 4.0
     seed: int = 0
     refiner: str = "auto"  # auto (SAM if sam_checkpoint else offline) | sam | grabcut

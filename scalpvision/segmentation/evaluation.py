@@ -23,6 +23,9 @@ def score_image(seg: HairSegmenter, image: np.ndarray, truth: np.ndarray | None,
     preds = {"u2net (M̂)": res.coarse, f"{seg.refiner.name} (M_AP)": res.refined,
              "ensemble (M)": res.final}
     preds.update({f"baseline: {k}": f(image) for k, f in BASELINES.items()})
+    if getattr(seg.refiner, "name", "") == "sam":  # unguided SAM needs the SAM weights
+        from scalpvision.segmentation.refiners import unguided_sam_mask
+        preds["baseline: sam_unguided"] = unguided_sam_mask(seg.refiner.sam, image)
     if ablation:
         preds.update(prompt_ablation(seg, image, res))
     if truth is None:

@@ -177,3 +177,22 @@ def make_refiner(kind: str = "auto", sam_model: str = "vit_b", sam_checkpoint: s
     if kind == "grabcut":
         return GrabCutRefiner()
     raise ValueError(f"unknown refiner {kind!r}; valid: auto, sam, grabcut")
+
+
+def unguided_sam_mask(sam, image: np.ndarray, min_elongation: float = 4.0,
+                      points_per_side: int = 16) -> np.ndarray:
+    """Baseline "SAM without prompts" (paper Table 1): SAM's automatic mask generator on a point
+    grid; the union of the generated masks that are hair-shaped (elongated, as in
+    :func:`scalpvision.segmentation.prompts.elongated_components`)."""
+    from segment_anything import SamAutomaticMaskGenerator
+
+    from scalpvision.segmentation.morphology import skeletonize
+
+    gen = SamAutomaticMaskGenerator(sam, points_per_side=points_per_side)
+    out = np.zeros(image.shape[:2], bool)
+    for m in gen.generate(image):
+        seg = m["segmentation"]
+        length = skeletonize(seg).sum()
+        if length**2 / max(seg.sum(), 1) >= min_elongation:
+            out |= seg
+    return out

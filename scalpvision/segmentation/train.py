@@ -58,6 +58,7 @@ class TrainConfig:
     dice_weight: float = 0.0  # paper: pure multi-BCE
     hair_crop_share: float = 0.0  # share of crops centred on a hair pixel (0 = uniform, paper)
     bn_recalibration_images: int = 0  # full-size images for precise BN before validation
+    lr_schedule: str = "constant"  # constant (paper) | cosine (per step, to lr/100)
 
 
 def _sample(img: np.ndarray, mask: np.ndarray, cfg: TrainConfig, rng: np.random.Generator):
@@ -129,6 +130,11 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
     data = [(read_image(i), read_mask(m)) for i, m in train_pairs]
     select_on = select_on or next(iter(val_sets), "")
+    steps = cfg.epochs * max(1, len(data) // cfg.batch_size)
+    if cfg.lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule {cfg.lr_schedule!r}; valid: constant, cosine")
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=cfg.lr / 100)
+             if cfg.lr_schedule == "cosine" else None)
     best, best_score, history = None, -1.0, []
     for epoch in range(1, cfg.epochs + 1):
         model.train()
@@ -143,6 +149,8 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
             opt.zero_grad()
             total.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             losses.append(float(total.detach()))
             fused.append(float(d0.detach()))
         rec = {"epoch": epoch, "loss": float(np.mean(losses)), "loss_fused": float(np.mean(fused)),

@@ -25,7 +25,7 @@ def _sh(cmd, cwd, env):
 def work(tmp_path_factory, repo):
     dst = tmp_path_factory.mktemp("repo") / "sv"
     keep = ["dvc.yaml", "params.yaml", "pipelines", "data_checks", "profiles", ".dvc",
-            ".dvcignore", ".gitignore"]
+            ".dvcignore", ".gitignore", "scalpvision"]
     dst.mkdir()
     for k in keep:
         src = repo / k
@@ -35,6 +35,12 @@ def work(tmp_path_factory, repo):
             shutil.copy2(src, dst / k)
     params = yaml.safe_load((dst / "params.yaml").read_text())
     params["render"]["n_images"] = 25
+    # a tiny segmentation chain: minutes -> seconds (quality is not the point here)
+    params["pseudo"].update(n_pairs=12, max_source_images=10, max_ridge_share=0.05,
+                            unlabelled_dirs=["missing_folder_is_skipped"])
+    params["u2net"].update(epochs=1, batch_size=4, crop=64, val_real_images=1,
+                           val_pseudo_pairs=2, bn_recalibration_images=2, infer_long_side=160)
+    params["seg_eval"].update(max_images=2, ablation_images=1, n_overlays=1, unlabelled_dirs=[])
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -64,7 +70,19 @@ def test_repro_push_pull_and_mlflow(work):
     assert runs["tags.git.commit"].str.len().eq(40).all()
     imp = runs[runs["tags.mlflow.runName"] == "import"].iloc[0]
     assert isinstance(imp["tags.dvc.input.data/aihub"], str) and len(imp["tags.dvc.input.data/aihub"]) >= 32
-    assert out.count("Running stage") == 4
+    assert out.count("Running stage") == 7
+    seg = runs[runs["tags.mlflow.runName"] == "seg_eval"].iloc[0]
+    assert seg["tags.refiner"] == "grabcut"  # no SAM checkpoint configured -> offline refiner
+    assert 0 <= seg["metrics.ensemble_M.dice"] <= 1
+    assert (dst / "reports/segmentation/table.md").read_text().count("baseline:") == 3
+    assert len(list((dst / "data/masks").glob("*.png"))) == 2
+    from mlflow.tracking import MlflowClient
+    versions = MlflowClient().search_model_versions("name='scalpvision-hair-segmenter'")
+    assert len(versions) == 1 and "metric.test_dice" in versions[0].tags
+    pseudo = runs[runs["tags.mlflow.runName"] == "pseudo"].iloc[0]
+    assert pseudo["tags.unlabelled_dirs_missing"] == "missing_folder_is_skipped"
+    u2 = runs[runs["tags.mlflow.runName"] == "u2net"].iloc[0]
+    assert "metrics.val_dice_pseudo" in runs.columns and u2["tags.init"] == "random"
 
 
 def test_changing_a_param_reruns_only_downstream(work):

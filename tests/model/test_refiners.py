@@ -75,3 +75,11 @@ def test_segmenter_unit_runs_end_to_end_and_final_is_subset_of_coarse():
     assert res.prob.shape == img.shape[:2] and 0 <= res.prob.min() and res.prob.max() <= 1
     assert (res.final <= res.coarse).all() and (res.final <= res.refined).all()
     assert set(res.seconds) == {"u2net", "prompts", "refiner", "ensemble"}
+
+
+def test_unguided_sam_baseline_runs_on_the_real_code_path():
+    from scalpvision.segmentation.refiners import unguided_sam_mask
+    torch.manual_seed(0)
+    img, truth, _ = _scene()
+    out = unguided_sam_mask(tiny_sam(), img, points_per_side=4)
+    assert out.shape == truth.shape and out.dtype == bool

@@ -1,0 +1,142 @@
+"""Hair thickness from a hair mask (paper §3.2, eqs. 4-7; reference-method.md §5).
+
+skeleton -> b x b boxes (b = 20) round skeleton pixels -> NMS -> per box, PCA of the skeleton
+pixels (eq. 4-5) -> the perpendicular through their mean point (the second principal axis,
+eq. 6) -> its two exits from the mask -> width = distance between them (eq. 7).
+
+Differences from the reference code, all deliberate:
+* every angle works: the perpendicular is the second eigenvector itself, never a slope, so
+  exactly horizontal hairs are measured (the reference records nothing for them, §5);
+* the exits are found for all boxes at once on a 0.1-px grid, each width averaged over seven
+  parallel perpendiculars (sub-pixel, unbiased on pixel staircases) - no Python loop stepping
+  0.01 px;
+* the per-box PCA moments come from integral images, so the whole image costs a few array passes.
+
+References: Kim et al., ScalpVision, arXiv 2406.17254, §3.2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from scalpvision.segmentation.morphology import box_nms_points, remove_small_components, skeletonize
+
+
+@dataclass(frozen=True)
+class ThicknessParams:
+    box: int = 20
+    nms_overlap: float = 0.1
+    min_area: int = 250  # mask components below this are ignored (reference: 250)
+    min_skeleton_area: int = 5  # skeleton components below this are ignored (reference: 5)
+    max_half_width: float = 40.0  # search length on each side, px
+    step: float = 0.1  # sampling step along the perpendicular, px
+    n_lines: int = 7  # parallel perpendiculars per box ...
+    spread: float = 3.0  # ... spread over +-spread px along the hair
+    min_box_pixels: int = 3  # skeleton pixels needed in a box for a direction
+
+
+@dataclass
+class ThicknessResult:
+    """``widths`` (K,) float px; ``centers_xy`` (K, 2); ``angles_deg`` (K,) hair direction."""
+
+    widths: np.ndarray
+    centers_xy: np.ndarray
+    angles_deg: np.ndarray
+
+
+def _box_sums(arrs: list[np.ndarray], x0, y0, x1, y1) -> list[np.ndarray]:
+    out = []
+    for a in arrs:
+        s = np.pad(a.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        out.append(s[y1, x1] - s[y0, x1] - s[y1, x0] + s[y0, x0])
+    return out
+
+
+def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams()) -> ThicknessResult:
+    """Per-box hair widths of ``mask`` ((H, W) bool). An empty mask gives empty arrays."""
+    m = remove_small_components(mask.astype(bool), p.min_area)
+    skel = remove_small_components(skeletonize(m), p.min_skeleton_area)
+    ys, xs = np.nonzero(skel)
+    empty = ThicknessResult(np.zeros(0), np.zeros((0, 2)), np.zeros(0))
+    if len(xs) == 0:
+        return empty
+    pts = np.stack([xs, ys], 1).astype(np.float64)
+    centres = pts[box_nms_points(pts, p.box, p.nms_overlap)]
+    h, w = m.shape
+    half = p.box // 2
+    x0 = np.clip(centres[:, 0].astype(int) - half, 0, w)
+    y0 = np.clip(centres[:, 1].astype(int) - half, 0, h)
+    x1 = np.clip(centres[:, 0].astype(int) + half, 0, w)
+    y1 = np.clip(centres[:, 1].astype(int) + half, 0, h)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    sk = skel.astype(np.float64)
+    n, sx, sy, sxx, syy, sxy = _box_sums([sk, sk * xx, sk * yy, sk * xx * xx, sk * yy * yy,
+                                         sk * xx * yy], x0, y0, x1, y1)
+    ok = n >= p.min_box_pixels
+    n, sx, sy, sxx, syy, sxy = (a[ok] for a in (n, sx, sy, sxx, syy, sxy))
+    if len(n) == 0:
+        return empty
+    mx, my = sx / n, sy / n  # eq. (4): mean point of the hair pixels in the box
+    cxx, cyy, cxy = sxx / n - mx**2, syy / n - my**2, sxy / n - mx * my  # eq. (5): covariance
+    theta = 0.5 * np.arctan2(2 * cxy, cxx - cyy)  # first principal axis: the hair direction
+    nx, ny = -np.sin(theta), np.cos(theta)  # eq. (6): second axis, the perpendicular
+    # eq. (7): exits on both sides of the perpendicular. Each pixel is a unit square; the
+    # cross-section is averaged over parallel perpendiculars spread along the hair, which by
+    # Cavalieri's principle gives the raster's area per unit length - unbiased at any angle,
+    # also for thin diagonal hairs whose single cross-sections alternate between staircases.
+    d = np.arange(p.step / 2, p.max_half_width, p.step)  # (S,)
+    offs = np.linspace(-p.spread, p.spread, p.n_lines)  # (L,) along the hair
+    tx, ty = np.cos(theta), np.sin(theta)
+    mu8 = m.astype(np.uint8)
+
+    def run_length(sign: float) -> np.ndarray:  # (K, L): inside run from the centre, px
+        ox = mx[:, None, None] + offs[None, :, None] * tx[:, None, None]
+        oy = my[:, None, None] + offs[None, :, None] * ty[:, None, None]
+        px = (ox + sign * nx[:, None, None] * d).astype(np.float32).reshape(len(mx), -1)
+        py = (oy + sign * ny[:, None, None] * d).astype(np.float32).reshape(len(mx), -1)
+        v = cv2.remap(mu8, px, py, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                      borderValue=0).reshape(len(mx), len(offs), len(d)) > 0
+        out = ~v
+        first = np.where(out.any(2), out.argmax(2), -1)
+        return np.where(first >= 0, first * p.step, np.nan)
+
+    centre_in = cv2.remap(mu8, (mx[:, None] + offs[None] * tx[:, None]).astype(np.float32),
+                          (my[:, None] + offs[None] * ty[:, None]).astype(np.float32),
+                          cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    per_line = run_length(1.0) + run_length(-1.0)  # (K, L)
+    per_line = np.where(centre_in, per_line, np.nan)
+    enough = np.isfinite(per_line).sum(1) >= max(1, p.n_lines // 2)
+    with np.errstate(all="ignore"):
+        width = np.where(enough, np.nanmean(per_line, 1), np.nan)
+    good = np.isfinite(width)
+    return ThicknessResult(width[good], np.stack([mx, my], 1)[good],
+                           np.degrees(theta[good]) % 180)
+
+
+def reference_walk_widths(mask: np.ndarray, centres_xy: np.ndarray, angles_deg: np.ndarray,
+                          step: float = 0.01, search: float = 50.0) -> np.ndarray:
+    """A straightforward re-implementation of the reference's per-box walk (§5 step 6): from
+    each centre, step ``step`` px along the perpendicular while the pixel under the point is
+    hair; width = distance between the last inside points. Python loops, for the benchmark's
+    speed comparison only (it is what :func:`measure_thickness` replaces)."""
+    h, w = mask.shape
+    out = []
+    for (cx, cy), a in zip(centres_xy, np.radians(angles_deg)):
+        ux, uy = -np.sin(a), np.cos(a)
+        ends = []
+        for sign in (1, -1):
+            last = (cx, cy)
+            t = step
+            while t < search:
+                x, y = cx + sign * ux * t, cy + sign * uy * t
+                xi, yi = int(np.floor(x)), int(np.floor(y))
+                if not (0 <= xi < w and 0 <= yi < h) or not mask[yi, xi]:
+                    break
+                last = (x, y)
+                t += step
+            ends.append(last)
+        out.append(float(np.hypot(ends[0][0] - ends[1][0], ends[0][1] - ends[1][1])))
+    return np.asarray(out)
