@@ -5,20 +5,34 @@
   leaves them at half resolution), border artefacts dropped (with the image's real width and
   height, which the reference swaps), duplicates removed by angle and position, the shorter of
   a pair dropped. Robust to OpenCV 4's (N, 1, 4) and OpenCV 5's (N, 4) output.
-* ``method="chains"`` (default) - the same segments, but instead of counting them, joins
-  segments that continue one another (small angle change, near endpoints, or overlapping on
-  one line) into chains with union-find, and counts chains. A curved hair, which Hough cuts
-  into several straight pieces, is one chain; crossing hairs stay apart.
+* ``method="strands"`` (default) - a skeleton graph: branches between junctions are joined
+  through a junction when they leave it in nearly opposite directions (good continuation). A
+  curved hair, which Hough cuts into several straight pieces, is one strand; two crossing hairs
+  stay two; hairs fanning out of one follicular unit stay apart. On the built-in ground-truth
+  masks it counts far closer to the truth than the Hough count (see README). Two other
+  estimators were measured and dropped: joining Hough segments into chains (merged parallel
+  neighbours, 82 % error) and halving the number of strand ends (follicular units share an
+  end, 58 % error).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from scalpvision.segmentation.morphology import remove_small_components, skeletonize
+
+
+@dataclass(frozen=True)
+class StrandParams:
+    min_area: int = 150
+    junction_radius: int = 3  # junction pixels closer than this form one crossing
+    direction_radius: float = 14.0  # branch pixels this close to a junction give its direction
+    continue_angle_deg: float = 40.0  # pair branches that leave a junction this close to opposite
+    spur_length: int = 20  # a branch from a junction to a free tip shorter than this is a spur
+    min_strand_length: int = 40  # shorter strands are crossing fragments (chosen on train)
 
 
 @dataclass(frozen=True)
@@ -40,16 +54,13 @@ PAPER_SCALES = (  # reference-method.md §6 table
 
 @dataclass(frozen=True)
 class CountParams:
-    method: str = "chains"  # chains | hough
+    method: str = "strands"  # strands | hough
     scales: tuple[HoughScale, ...] = PAPER_SCALES
     rho: float = 5.0  # reference value (px)
     border: float = 3.0
     dup_cos: float = 0.9  # hough: |cos| above this and ...
     dup_dist: float = 30.0  # ... endpoint distance below this (original px) = duplicate
-    chain_angle_deg: float = 25.0  # chains: largest direction change between joined segments
-    chain_gap: float = 30.0  # chains: largest endpoint gap
-    chain_line_dist: float = 4.0  # chains: overlapping segments within this distance of a line
-    min_chain_length: float = 25.0  # chains shorter than this are not hairs
+    strands: StrandParams = field(default_factory=StrandParams)
 
 
 def _as_segments(lines) -> np.ndarray:
@@ -113,81 +124,76 @@ def _find(parent: np.ndarray, i: int) -> int:
     return i
 
 
-def chain_segments(seg: np.ndarray, p: CountParams) -> np.ndarray:
-    """Union-find labels (N,) of segments joined into hair chains."""
-    n = len(seg)
-    if n == 0:
-        return np.zeros(0, int)
-    length, u, cos, end_dist = _geometry(seg)
-    mid = (seg[:, :2] + seg[:, 2:]) / 2
-    normal = np.stack([-u[:, 1], u[:, 0]], 1)
-    # distance of j's endpoints from i's line, and overlap of j's projection with i
-    rel = np.stack([seg[:, :2], seg[:, 2:]], 1)[None] - mid[:, None, None, :]  # (N, N, 2, 2)
-    line_dist = np.abs(np.einsum("ijkc,ic->ijk", rel, normal)).max(2)
-    proj = np.einsum("ijkc,ic->ijk", rel, u)
-    overlap = (proj.min(2) <= length[:, None] / 2 + p.chain_gap / 2) & \
-              (proj.max(2) >= -length[:, None] / 2 - p.chain_gap / 2)
-    aligned = cos >= np.cos(np.radians(p.chain_angle_deg))
-    join = aligned & ((end_dist <= p.chain_gap) |
-                      ((line_dist <= p.chain_line_dist) & overlap))
-    join = join & join.T
-    parent = np.arange(n)
-    for i, j in zip(*np.nonzero(np.triu(join, 1))):
-        ri, rj = _find(parent, i), _find(parent, j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    return np.array([_find(parent, i) for i in range(n)])
+def count_strands(mask: np.ndarray, p: StrandParams = StrandParams()) -> tuple[int, dict]:
+    """Count hairs as strands of a skeleton graph: branches between junctions are joined through
+    a junction when they leave it in nearly opposite directions (good continuation), so two
+    crossing hairs stay two, a curved hair stays one, and hairs fanning out of one follicular
+    unit stay apart. Returns (count, details)."""
+    m = remove_small_components(mask.astype(bool), p.min_area)
+    sk = skeletonize(m)
+    if not sk.any():
+        return 0, {"branches": 0, "junctions": 0}
+    sk8 = sk.astype(np.uint8)
+    nb = cv2.filter2D(sk8, -1, np.ones((3, 3), np.float32), borderType=cv2.BORDER_CONSTANT) - sk8
+    junc = (sk & (nb >= 3)).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * p.junction_radius + 1,) * 2)
+    jregion = (cv2.dilate(junc, k) > 0) & sk
+    n_j, jlab = cv2.connectedComponents(cv2.dilate(junc, k), connectivity=8)
+    branches = sk & ~jregion
+    n_b, blab = cv2.connectedComponents(branches.astype(np.uint8), connectivity=8)
+    length = np.bincount(blab.ravel(), minlength=n_b)
+    # branch <-> junction contacts: a branch pixel next to a junction region
+    grown = cv2.dilate(jlab.astype(np.float32), np.ones((3, 3), np.uint8)).astype(int)
+    contact = branches & (grown > 0)
+    pairs = np.unique(np.stack([blab[contact], grown[contact]], 1), axis=0)
+    ys, xs = np.nonzero(branches)
+    order = np.argsort(blab[ys, xs], kind="stable")
+    ys, xs, lb = ys[order], xs[order], blab[ys, xs][order]
+    starts = np.searchsorted(lb, np.arange(n_b + 1))
+    jy, jx = np.nonzero(jlab)
+    jl = jlab[jy, jx]
+    jcount = np.bincount(jl, minlength=n_j).clip(1)
+    jcx = np.bincount(jl, weights=jx, minlength=n_j) / jcount
+    jcy = np.bincount(jl, weights=jy, minlength=n_j) / jcount
+    degree = np.bincount(pairs[:, 0], minlength=n_b) if len(pairs) else np.zeros(n_b, int)
+    spur = (degree == 1) & (length < p.spur_length)
+    parent = np.arange(n_b)
+    cos_lim = -np.cos(np.radians(p.continue_angle_deg))
+    for j in np.unique(pairs[:, 1]) if len(pairs) else []:
+        ends = [b for b in pairs[pairs[:, 1] == j, 0] if not spur[b] and b > 0]
+        if len(ends) < 2:
+            continue
+        c = np.array([jcx[j], jcy[j]])
+        vecs = []
+        for b in ends:
+            pts = np.stack([xs[starts[b]:starts[b + 1]], ys[starts[b]:starts[b + 1]]], 1)
+            near = pts[np.hypot(*(pts - c).T) <= p.direction_radius]
+            v = (near if len(near) else pts).mean(0) - c
+            vecs.append(v / max(np.hypot(*v), 1e-9))
+        vecs = np.array(vecs)
+        cos = vecs @ vecs.T
+        np.fill_diagonal(cos, 1.0)
+        used = np.zeros(len(ends), bool)
+        for flat in np.argsort(cos, axis=None):  # most opposite pairs first
+            a, b = divmod(int(flat), len(ends))
+            if cos[a, b] > cos_lim:
+                break
+            if used[a] or used[b]:
+                continue
+            used[a] = used[b] = True
+            ra, rb = _find(parent, ends[a]), _find(parent, ends[b])
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([_find(parent, b) for b in range(n_b)])
+    keep = (np.arange(n_b) > 0) & ~spur
+    strand_len = np.bincount(roots[keep], weights=length[keep], minlength=n_b)
+    count = int((strand_len >= p.min_strand_length).sum())
+    return count, {"branches": int(keep.sum()), "junctions": int(n_j - 1)}
 
 
 def count_hairs(mask: np.ndarray, p: CountParams = CountParams()) -> int:
-    """Number of hairs in a (H, W) bool mask. An empty mask counts 0."""
-    if p.method not in ("chains", "hough"):
-        raise ValueError(f"unknown count method {p.method!r}; valid: chains, hough")
-    seg = hough_segments(mask, p)
+    """Number of hairs in a (H, W) bool mask; an empty mask counts 0."""
+    if p.method == "strands":
+        return count_strands(mask, p.strands)[0]
     if p.method == "hough":
-        return count_hough(seg, p)
-    labels = chain_segments(seg, p)
-    if len(labels) == 0:
-        return 0
-    length = np.hypot(*(seg[:, 2:] - seg[:, :2]).T)
-    # a chain's extent: the largest distance between any two of its endpoints
-    total = 0
-    for lab in np.unique(labels):
-        pts = np.concatenate([seg[labels == lab, :2], seg[labels == lab, 2:]])
-        extent = np.hypot(*(pts[:, None] - pts[None]).reshape(-1, 2).T).max()
-        total += int(max(extent, length[labels == lab].max()) >= p.min_chain_length)
-    return total
-
-
-def count_by_ends(mask: np.ndarray, spur_length: int = 12, min_branch: int = 15,
-                  border: int = 2, min_area: int = 150) -> tuple[int, dict]:
-    """Count strands by their ends: each hair in view has two ends, a tip (a skeleton endpoint)
-    or an exit through the image border, so count = (endpoints + border exits) / 2. Crossings
-    make junctions, not ends, so crossing hairs are still counted apart. Spurs (short branches
-    from a junction to an endpoint, artefacts of thick hairs) and short isolated branches
-    (specks) are ignored."""
-    m = remove_small_components(mask.astype(bool), min_area)
-    sk = skeletonize(m)
-    if not sk.any():
-        return 0, {"ends": 0, "exits": 0}
-    sk8 = sk.astype(np.uint8)
-    nb = cv2.filter2D(sk8, -1, np.ones((3, 3), np.float32), borderType=cv2.BORDER_CONSTANT) - sk8
-    ends = sk & (nb == 1)
-    junc = sk & (nb >= 3)
-    near_junc = cv2.dilate(junc.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    branches = sk & ~junc
-    n, lab = cv2.connectedComponents(branches.astype(np.uint8), connectivity=8)
-    length = np.bincount(lab.ravel(), minlength=n)
-    touches_junc = np.zeros(n, bool)
-    touches_junc[np.unique(lab[near_junc & branches])] = True
-    h, w = sk.shape
-    band = np.zeros_like(sk)
-    band[:border, :] = band[-border:, :] = band[:, :border] = band[:, -border:] = True
-    at_border = np.zeros(n, bool)
-    at_border[np.unique(lab[band & branches])] = True
-    el = lab[ends]
-    spur = touches_junc[el] & (length[el] < spur_length) & ~at_border[el]
-    speck = ~touches_junc[el] & (length[el] < min_branch) & ~at_border[el]
-    tips = int((~spur & ~speck & ~(band[ends])).sum())
-    exits = cv2.connectedComponents((sk & band).astype(np.uint8), connectivity=8)[0] - 1
-    return int(round((tips + exits) / 2)), {"ends": tips, "exits": int(exits)}
+        return count_hough(hough_segments(mask, p), p)
+    raise ValueError(f"unknown count method {p.method!r}; valid: strands, hough")
