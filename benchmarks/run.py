@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 STEPS = ["u2net_lite", "u2net_full", "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble",
-         "baseline_yue"]
+         "baseline_yue", "thickness", "thickness_reference_walk", "count_strands", "count_hough"]
 
 
 def _scene():
@@ -62,6 +62,18 @@ def _step(name: str, repeats: int, sam_variant: str, q) -> None:
     elif name == "ensemble":
         from scalpvision.segmentation.segmenter import ensemble
         fn = lambda: ensemble(mask, mask, 100)  # noqa: E731
+    elif name == "thickness":
+        from scalpvision.features.thickness import measure_thickness
+        fn = lambda: measure_thickness(mask)  # noqa: E731
+    elif name == "thickness_reference_walk":  # same boxes, the reference's 0.01-px Python walk
+        from scalpvision.features.thickness import measure_thickness, reference_walk_widths
+        r = measure_thickness(mask)
+        fn = lambda: reference_walk_widths(mask, r.centers_xy, r.angles_deg)  # noqa: E731
+        repeats = 1
+    elif name.startswith("count_"):
+        from scalpvision.features.count import CountParams, count_hairs
+        cp = CountParams(method=name.split("_")[1])
+        fn = lambda: count_hairs(mask, cp)  # noqa: E731
     elif name == "baseline_yue":
         from scalpvision.segmentation.baselines import blackhat_morphology
         fn = lambda: blackhat_morphology(img)  # noqa: E731
@@ -95,9 +107,14 @@ def main() -> None:
         p.join()
     print("| step (640x480, CPU, 2 threads) | seconds / image (median) | peak RSS MB | ΔRSS MB |")
     print("|---|---|---|---|")
+    times = {}
     for name, t, peak, delta in rows:
+        times[name] = t
         label = f"sam_{args.sam} (random weights)" if name == "sam_vit" else name
         print(f"| {label} | {t:.4f} | {peak:.0f} | {delta:.0f} |")
+    if "thickness" in times and "thickness_reference_walk" in times:
+        print(f"\nthickness speed-up over the reference-style 0.01-px walk: "
+              f"{times['thickness_reference_walk'] / times['thickness']:.0f}x")
 
 
 if __name__ == "__main__":

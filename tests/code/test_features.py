@@ -91,3 +91,14 @@ def test_crossing_hairs_count_two_and_a_fan_counts_three():
     for end in ((600, 100), (600, 250), (600, 400)):  # three hairs from one follicle
         cv2.line(fan, (60, 250), end, 1, 5)
     assert count_hairs(fan.astype(bool)) == 3
+
+
+def test_feature_table_paper_columns_and_calibration():
+    from scalpvision.features.table import PAPER_FEATURES, hair_features, iqr_filter
+    f = hair_features(_band(8.0, 30.0), um_per_px=10.0)
+    assert set(PAPER_FEATURES) <= set(f) and f["hair_count"] == 1
+    assert abs(f["median"] - 8.0) <= 0.5 and abs(f["median_width_um"] - 80.0) <= 5
+    assert f["vellus_share"] == 0.0 and f["density_per_cm2"] == pytest.approx(1 / (0.64 * 0.48))
+    zero = hair_features(np.zeros((480, 640), bool))
+    assert all(v == 0.0 for v in zero.values())
+    assert list(iqr_filter(np.array([5.0, 5.1, 5.2, 4.9, 40.0]))) == [5.0, 5.1, 5.2, 4.9]
