@@ -10,6 +10,9 @@ WHERE = [
     ("Data-check report", "reports/data_checks/index.html"),
     ("Rendered images", "reports/render/contact_sheet.jpg, data/aihub/"),
     ("Manifest", "data/manifest.csv (quarantine: data/interim/quarantine.csv)"),
+    ("Segmentation", "reports/segmentation/table.md, overlays_test.jpg, "
+                     "overlays_unlabelled_real.jpg; masks in data/masks/"),
+    ("Segment images", ".venv/bin/scalpvision segment IMAGES --out DIR"),
     ("DVC metrics", ".venv/bin/dvc metrics show"),
 ]
 
