@@ -8,7 +8,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from scalpvision.config import as_dict, load_section
-from scalpvision.data.aihub import ImportFailure, import_label_tables, import_tree
+from scalpvision.data.aihub import accept_import, import_label_tables, import_tree
 from scalpvision.entry import run_main
 from scalpvision.tracking import stage_run
 
@@ -48,12 +48,7 @@ def main() -> None:
         Path("metrics/import.json").write_text(json.dumps(stats, indent=1))
         for rec in res.quarantine.itertuples():
             print(f"quarantined {rec.file}: {rec.reason} ({rec.detail})")
-        if conflicts:
-            raise ImportFailure("conflicting labels for the same image:\n  " + "\n  ".join(conflicts))
-        if res.bad_share > p.max_bad_share:
-            raise ImportFailure(
-                f"{stats['quarantined']} bad files ({res.bad_share:.1%}) exceed import.max_bad_share="
-                f"{p.max_bad_share:.1%}; see {out / 'quarantine.csv'}")
+        accept_import(conflicts, res.bad_share, p.max_bad_share, out / "quarantine.csv")
     print(f"imported {stats.get('unique_images', stats.get('rows'))} images, quarantined "
           f"{stats['quarantined']} -> {out / 'images.csv'}")
 

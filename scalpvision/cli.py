@@ -68,7 +68,7 @@ def cmd_import(args) -> int:
     """Import AI-Hub data (tree or label tables), quarantine bad files, split, write manifest."""
     from tqdm import tqdm
 
-    from scalpvision.data.aihub import ImportFailure, import_label_tables, import_tree
+    from scalpvision.data.aihub import accept_import, import_label_tables, import_tree
     from scalpvision.data.splits import grouped_stratified_split
 
     if not args.source and not args.label_table:
@@ -86,11 +86,7 @@ def cmd_import(args) -> int:
     for rec in res.quarantine.itertuples():
         print(f"quarantined {rec.file}: {rec.reason} ({rec.detail})", file=sys.stderr)
     conflicts = res.stats.pop("conflicts", [])
-    if conflicts:
-        raise ImportFailure("conflicting labels for the same image:\n  " + "\n  ".join(conflicts))
-    if res.bad_share > args.max_bad_share:
-        raise ImportFailure(f"{res.bad_share:.1%} of the files are bad (limit "
-                            f"{args.max_bad_share:.1%}); see {qpath}")
+    accept_import(conflicts, res.bad_share, args.max_bad_share, qpath)
     df = res.images
     if "split" not in df.columns and len(df):
         tr, va, te = (float(v) for v in args.fractions.split(","))

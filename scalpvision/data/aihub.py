@@ -45,6 +45,17 @@ class ImportResult:
         return n_bad / total if total else 0.0
 
 
+def accept_import(conflicts: list[str], bad_share: float, max_bad_share: float,
+                  report: str | Path) -> None:
+    """The import's acceptance rule: any label conflict, or a bad-file share above the limit,
+    stops it with an :class:`ImportFailure` naming the problem and the quarantine report."""
+    if conflicts:
+        raise ImportFailure("conflicting labels for the same image:\n  " + "\n  ".join(conflicts))
+    if bad_share > max_bad_share:
+        raise ImportFailure(f"bad files ({bad_share:.1%}) exceed the limit max_bad_share="
+                            f"{max_bad_share:.1%}; see {report}")
+
+
 def parse_values(raw: dict, where: str) -> dict[str, int]:
     """Validate ``value_1..value_6`` (strings or ints "0".."3"); ValueError names the problem."""
     out = {}

@@ -113,7 +113,11 @@ def negative_points(mask: np.ndarray, n: int, erosion: int, seed: int) -> np.nda
 
 def make_prompts(prob: np.ndarray, p: PromptParams = PromptParams()) -> Prompts:
     """Algorithm 1: coarse hair probability (H, W) float in [0, 1] -> point prompts."""
-    mask = remove_small_components(binarize(prob, p.threshold), p.min_area)
+    return prompts_from_mask(remove_small_components(binarize(prob, p.threshold), p.min_area), p)
+
+
+def prompts_from_mask(mask: np.ndarray, p: PromptParams = PromptParams()) -> Prompts:
+    """Algorithm 1 from the binarised, filtered coarse mask M̂ ((H, W) bool)."""
     pos, boxes = positive_points(mask, p)
     neg = negative_points(mask, p.n_negative, p.negative_erosion, p.seed)
     return Prompts(pos, neg, boxes)

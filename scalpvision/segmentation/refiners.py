@@ -51,7 +51,7 @@ class GrabCutRefiner:
             cv2.circle(gc, (int(x), int(y)), 3, cv2.GC_BGD, -1)
         for x, y in np.round(prompts.positive_xy).astype(int):
             cv2.circle(gc, (int(x), int(y)), self.point_radius, cv2.GC_FGD, -1)
-        if not (gc == cv2.GC_BGD).any() or not ((gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)).any():
+        if not (gc == cv2.GC_BGD).any():  # GrabCut needs background samples
             return coarse.copy()
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scalpvision.segmentation.morphology import binarize, remove_small_components
-from scalpvision.segmentation.prompts import PromptParams, Prompts, make_prompts
+from scalpvision.segmentation.prompts import PromptParams, Prompts, prompts_from_mask
 from scalpvision.segmentation.train import predict_prob
 
 
@@ -43,7 +43,7 @@ class HairSegmenter:
         pp = self.prompt_params
         coarse = remove_small_components(binarize(prob, pp.threshold), pp.min_area)
         t0 = time.perf_counter()
-        prompts = make_prompts(prob, pp)
+        prompts = prompts_from_mask(coarse, pp)
         t["prompts"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         refined = self.refiner.refine(image, prompts, coarse)

@@ -32,11 +32,16 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x.transpose(2, 0, 1).copy())[None]
 
 
+def infer_size(h: int, w: int, long_side: int) -> tuple[tuple[int, int], float]:
+    """(width, height) with the long side near ``long_side``, both multiples of 32; and the scale."""
+    scale = long_side / max(h, w)
+    return (max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32)), scale
+
+
 def predict_prob(model: U2Net, image: np.ndarray, long_side: int = 640) -> np.ndarray:
     """Hair probability (H, W) float32 in [0, 1] at the image's own size."""
     h, w = image.shape[:2]
-    scale = long_side / max(h, w)
-    size = (max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32))
+    size, scale = infer_size(h, w, long_side)
     x = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     model.eval()
     dev = next(model.parameters()).device
@@ -99,9 +104,7 @@ def recalibrate_bn(model: U2Net, images: list[np.ndarray], long_side: int) -> No
     model.train()
     dev = next(model.parameters()).device
     for img in images:
-        h, w = img.shape[:2]
-        scale = long_side / max(h, w)
-        size = (max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32))
+        size, _ = infer_size(*img.shape[:2], long_side)
         model(to_tensor(cv2.resize(img, size, interpolation=cv2.INTER_AREA)).to(dev))
     for m, mom in zip(bns, saved):
         m.momentum = mom
