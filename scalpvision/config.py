@@ -148,6 +148,59 @@ class EvalParams:
     masks_dir: str = "data/masks"
 
 
+@dataclass(frozen=True)
+class HairMasksParams:
+    manifest: str = "data/manifest.csv"
+    splits: tuple[str, ...] = ("train", "val", "test")  # every image the features need
+    reuse_dir: str = "data/masks"  # masks seg_eval already made (same segmenter): not redone
+    out_dir: str = "data/hair_masks"
+
+
+@dataclass(frozen=True)
+class FeaturesParams:
+    manifest: str = "data/manifest.csv"
+    masks_dirs: tuple[str, ...] = ("data/masks", "data/hair_masks")  # first hit per stem wins
+    um_per_px: float = 0.0  # 0 = uncalibrated (widths in px, no density)
+    vellus_um: float = 40.0
+    count_method: str = "strands"  # strands | hough (paper)
+    baseline_otsu: bool = True  # Kim et al.: mean thickness of a global-Otsu mask
+    grid_widths: tuple[float, ...] = (2.0, 3.0, 4.5, 7.0, 12.0)  # width-vs-truth grid (px)
+    grid_angles: int = 12  # angles in [0, 180)
+    out: str = "data/features/features.csv"
+    report_dir: str = "reports/features"
+
+
+@dataclass(frozen=True)
+class CnnBaselineParams:
+    backbone: str = "resnet18"  # any timm model name
+    checkpoint: str = ""  # local ImageNet weights (timm checkpoint_path); "" = random init
+    image_size: int = 160  # short side; images keep their 4:3 aspect
+    epochs: int = 6
+    batch_size: int = 16
+    lr: float = 0.001
+    class_weighted: bool = True
+
+
+@dataclass(frozen=True)
+class AlopeciaParams:
+    features: str = "data/features/features.csv"
+    target: str = "alopecia"
+    feature_names: tuple[str, ...] = ("length", "iqr_mean", "iqr_median", "mean", "median",
+                                      "hair_count")  # paper Table 7, in its order
+    train_splits: tuple[str, ...] = ("train", "val")
+    eval_split: str = "test"
+    learning_rate: float = 0.01
+    max_depth: int = 5
+    n_estimators: int = 300
+    subsample: float = 1.0
+    seed: int = 0
+    cnn: CnnBaselineParams = field(default_factory=CnnBaselineParams)
+    threads: int = 2
+    out_dir: str = "models/alopecia"
+    report_dir: str = "reports/alopecia"
+    register_name: str = "scalpvision-alopecia"
+
+
 SECTIONS: dict[str, type] = {
     "tracking": TrackingParams,
     "render": RenderParams,
@@ -158,6 +211,9 @@ SECTIONS: dict[str, type] = {
     "u2net": U2NetParams,
     "segment": SegmentParams,
     "seg_eval": EvalParams,
+    "hair_masks": HairMasksParams,
+    "features": FeaturesParams,
+    "alopecia": AlopeciaParams,
 }
 
 

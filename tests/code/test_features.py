@@ -4,20 +4,13 @@ import cv2
 import numpy as np
 import pytest
 
-from scalpvision.data.synthetic import _draw_hair
+from scalpvision.features.accuracy import drawn_hair
 from scalpvision.features.count import CountParams, _as_segments, count_hairs
 from scalpvision.features.thickness import measure_thickness, reference_walk_widths
 
 
-def _band(width, angle_deg, offset=0.37, shape=(480, 640), half_len=200):
-    t = np.radians(angle_deg)
-    d = np.array([np.cos(t), np.sin(t)])
-    c = np.array([shape[1] / 2 + offset, shape[0] / 2 + offset * 0.61])
-    img = np.zeros((*shape, 3), np.float32)
-    m = np.zeros(shape, bool)
-    _draw_hair(img, m, np.stack([c - half_len * d, c + half_len * d]), float(width),
-               (0, 0, 0), 1.0, 0.0, None)
-    return m
+def _band(width, angle_deg, offset=0.37):
+    return drawn_hair(width, angle_deg, offset)
 
 
 @pytest.mark.parametrize("angle", [0, 15, 30, 45, 60, 75, 90, 105, 120, 135, 150, 165])

@@ -41,6 +41,9 @@ def work(tmp_path_factory, repo):
     params["u2net"].update(epochs=1, batch_size=4, crop=64, val_real_images=1,
                            val_pseudo_pairs=2, bn_recalibration_images=2, infer_long_side=160)
     params["seg_eval"].update(max_images=2, ablation_images=1, n_overlays=1, unlabelled_dirs=[])
+    params["features"].update(grid_widths=[3.0], grid_angles=2)
+    params["alopecia"]["n_estimators"] = 20
+    params["alopecia"]["cnn"].update(epochs=1, image_size=32, batch_size=8)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -70,7 +73,7 @@ def test_repro_push_pull_and_mlflow(work):
     assert runs["tags.git.commit"].str.len().eq(40).all()
     imp = runs[runs["tags.mlflow.runName"] == "import"].iloc[0]
     assert isinstance(imp["tags.dvc.input.data/aihub"], str) and len(imp["tags.dvc.input.data/aihub"]) >= 32
-    assert out.count("Running stage") == 7
+    assert out.count("Running stage") == 10
     seg = runs[runs["tags.mlflow.runName"] == "seg_eval"].iloc[0]
     assert seg["tags.refiner"] == "grabcut"  # no SAM checkpoint configured -> offline refiner
     assert 0 <= seg["metrics.ensemble_M.dice"] <= 1

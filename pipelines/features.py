@@ -1,0 +1,116 @@
+"""Stage `features`: the per-image hair feature table (paper Table 7 + calibrated extras) from
+the final masks, the Kim et al. baseline feature (mean thickness of a global-Otsu mask), and
+the features' accuracy against ground truth where it is known (count, width, width grid)."""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from scalpvision.config import as_dict, load_section
+from scalpvision.entry import run_main
+from scalpvision.features.accuracy import errors_by_width, grid_summary, image_errors, width_grid
+from scalpvision.features.count import CountParams
+from scalpvision.features.table import hair_features
+from scalpvision.features.thickness import measure_thickness
+from scalpvision.io import ImageReadError, read_image, read_mask
+from scalpvision.segmentation.baselines import otsu_threshold
+from scalpvision.tracking import stage_run
+
+LABELS = ["value_1", "value_2", "value_3", "value_4", "value_5", "value_6",
+          "dandruff", "sebum", "erythema", "alopecia"]
+
+
+def _find_mask(stem: str, dirs: list[Path]) -> Path | None:
+    return next((d / f"{stem}.png" for d in dirs if (d / f"{stem}.png").is_file()), None)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    args = ap.parse_args()
+    p = load_section("features", args.params)
+    tracking = load_section("tracking", args.params)
+    man = pd.read_csv(p.manifest)
+    dirs = [Path(d) for d in p.masks_dirs]
+    count = CountParams(method=p.count_method)
+    rows, missing, bad = [], [], []
+    with stage_run("features", {"features": as_dict(p)}, tracking,
+                   deps=[p.manifest, *p.masks_dirs], tags={"count_method": p.count_method}) as _:
+        import mlflow
+
+        for r in tqdm(list(man.itertuples()), desc="features", unit="img"):
+            stem = Path(r.path).stem
+            mpath = _find_mask(stem, dirs)
+            if mpath is None:
+                missing.append(stem)
+                continue
+            row = {"image_id": r.image_id, "path": r.path, "split": r.split, "group": r.group,
+                   **{k: getattr(r, k) for k in LABELS if hasattr(r, k)}, "mask": str(mpath)}
+            try:
+                row.update(hair_features(read_mask(mpath), p.um_per_px, p.vellus_um, count=count))
+                if p.baseline_otsu:
+                    w = measure_thickness(otsu_threshold(read_image(r.path))).widths
+                    row["otsu_mean_width"] = float(w.mean()) if len(w) else 0.0
+                truth = getattr(r, "mask_path", None)
+                if isinstance(truth, str) and truth:
+                    gt = hair_features(read_mask(truth), count=count)
+                    row.update({f"gtmask_{k}": v for k, v in gt.items()})
+                    row.update(gt_hair_count=r.gt_hair_count, gt_mean_width_px=r.gt_mean_width_px)
+            except ImageReadError as exc:
+                bad.append(str(exc))
+                continue
+            rows.append(row)
+        df = pd.DataFrame(rows)
+        out = Path(p.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False)
+        rep = Path(p.report_dir)
+        rep.mkdir(parents=True, exist_ok=True)
+        grid = width_grid(p.grid_widths, p.grid_angles)
+        grid.to_csv(rep / "width_grid.csv", index=False)
+        gsum = grid_summary(grid)
+        acc, by_width = {}, {}
+        if "gt_hair_count" in df:
+            for src, prefix in (("segmenter mask M", ""), ("ground-truth mask", "gtmask_")):
+                for split in sorted(df.split.unique()):
+                    e = image_errors(df[df.split == split], prefix)
+                    if e:
+                        acc[f"{src} / {split}"] = e
+                by_width[src] = errors_by_width(df[df.split == "test"], prefix)
+        lines = ["### Width against truth: drawn hairs at every angle (px)", "",
+                 gsum.to_markdown(index=False, floatfmt=".3f"), ""]
+        if acc:
+            lines += [f"### Count ({p.count_method}) and mean width against the built-in truth",
+                      "", pd.DataFrame(acc).T.to_markdown(floatfmt=".3f"), ""]
+            for src, t in by_width.items():
+                lines += [f"### Test split by true mean hair width: {src}", "",
+                          t.to_markdown(index=False, floatfmt=".3f"), ""]
+        (rep / "accuracy.md").write_text("\n".join(lines))
+        metrics = {"images": len(df), "missing_mask": len(missing), "unreadable": len(bad),
+                   "count_method": p.count_method,
+                   "grid_worst_abs_error_px": round(float(gsum.worst_abs_error_px.max()), 3)}
+        for key, e in acc.items():
+            if key.endswith("/ test"):
+                tag = "M" if key.startswith("segmenter") else "gt_mask"
+                metrics.update({f"test_{tag}.{k}": round(v, 4) for k, v in e.items()
+                                if k != "images"})
+        mlflow.log_metrics({k.replace(".", "_"): v for k, v in metrics.items()
+                            if not isinstance(v, str)})
+        mlflow.log_artifacts(str(rep), artifact_path="features_report")
+        if missing:
+            mlflow.log_text("\n".join(missing), "missing_masks.txt")
+    Path("metrics").mkdir(exist_ok=True)
+    Path("metrics/features.json").write_text(json.dumps(metrics, indent=1))
+    print((rep / "accuracy.md").read_text())
+    if missing:
+        print(f"{len(missing)} image(s) have no mask in {p.masks_dirs}: e.g. {missing[:3]}")
+    for b in bad:
+        print(f"unreadable: {b}")
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,83 @@
+"""Stage `hair_masks`: the final hair mask M for every image of the chosen splits, made by the
+trained segmenter (U²-Net -> prompts -> refiner -> ensemble). Masks seg_eval already made with
+the same segmenter are copied, not recomputed; an unreadable image is reported, not fatal."""
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from scalpvision.checkpoints import load_model_dir
+from scalpvision.config import as_dict, load_section
+from scalpvision.entry import run_main
+from scalpvision.io import ImageReadError, read_image, write_mask
+from scalpvision.segmentation.evaluation import prompt_params_from
+from scalpvision.segmentation.refiners import make_refiner
+from scalpvision.segmentation.segmenter import HairSegmenter
+from scalpvision.tracking import stage_run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    args = ap.parse_args()
+    p = load_section("hair_masks", args.params)
+    s = load_section("segment", args.params)
+    u = load_section("u2net", args.params)
+    tracking = load_section("tracking", args.params)
+    torch.set_num_threads(u.threads)
+    man = pd.read_csv(p.manifest)
+    rows = man[man.split.isin(p.splits)]
+    out = Path(p.out_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    reuse = Path(p.reuse_dir)
+    seg, refiner_name = None, ""
+    made, copied, bad, seconds = 0, 0, [], []
+    with stage_run("hair_masks", {"hair_masks": as_dict(p)}, tracking,
+                   deps=[p.manifest, u.out_dir]) as _:
+        import mlflow
+
+        for r in tqdm(list(rows.itertuples()), desc="hair masks", unit="img"):
+            stem = Path(r.path).stem
+            if (reuse / f"{stem}.png").is_file():
+                shutil.copy2(reuse / f"{stem}.png", out / f"{stem}.png")
+                copied += 1
+                continue
+            if seg is None:
+                model, cfg = load_model_dir(u.out_dir)
+                refiner = make_refiner(s.refiner, s.sam_model, s.sam_checkpoint)
+                refiner_name = refiner.name
+                seg = HairSegmenter(model, refiner, prompt_params_from(s), s.ensemble_min_area,
+                                    cfg["preprocessing"]["infer_long_side"])
+            try:
+                image = read_image(r.path)
+            except ImageReadError as exc:
+                bad.append(str(exc))
+                continue
+            t0 = time.perf_counter()
+            write_mask(out / f"{stem}.png", seg(image).final)
+            seconds.append(time.perf_counter() - t0)
+            made += 1
+        metrics = {"images": int(len(rows)), "segmented": made, "reused": copied,
+                   "unreadable": len(bad),
+                   "seconds_per_image": round(sum(seconds) / len(seconds), 3) if seconds else 0.0}
+        mlflow.log_metrics(metrics)
+        mlflow.set_tag("refiner", refiner_name or "reused")
+        if bad:
+            mlflow.log_text("\n".join(bad), "unreadable.txt")
+    Path("metrics").mkdir(exist_ok=True)
+    Path("metrics/hair_masks.json").write_text(json.dumps(metrics, indent=1))
+    print(f"hair masks: {metrics} -> {out}/")
+    for b in bad:
+        print(f"unreadable: {b}")
+
+
+if __name__ == "__main__":
+    run_main(main)
