@@ -12,6 +12,8 @@ WHERE = [
     ("Manifest", "data/manifest.csv (quarantine: data/interim/quarantine.csv)"),
     ("Segmentation", "reports/segmentation/table.md, overlays_test.jpg, "
                      "overlays_unlabelled_real.jpg; masks in data/masks/"),
+    ("Hair features", "reports/features/accuracy.md; table in data/features/features.csv"),
+    ("Alopecia", "reports/alopecia/table.md (GBM, baselines, Table 7 ablation); models/alopecia/"),
     ("Segment images", ".venv/bin/scalpvision segment IMAGES --out DIR"),
     ("DVC metrics", ".venv/bin/dvc metrics show"),
 ]
