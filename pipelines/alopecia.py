@@ -6,14 +6,13 @@ MLflow run; the feature model is saved and registered."""
 
 import argparse
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from scalpvision.alopecia.cnn import CnnParams, load_images, predict_cnn, train_cnn
+from scalpvision.alopecia.cnn import load_images, predict_cnn, train_cnn
 from scalpvision.alopecia.model import (
     GbmParams, ablation, check_features, evaluate, fit_eval, report_markdown,
 )
@@ -87,12 +86,12 @@ def main() -> None:
             _, r = fit_eval(train, test, gtn, a.target, gbm)
             results["upper bound: same GBM on ground-truth masks"] = r
             _log_result(mlflow, r)
-    cp = CnnParams(**{**asdict(CnnParams()), **as_dict(a.cnn), "seed": a.seed})
+    cp = a.cnn
     with stage_run("alopecia_baseline_cnn", {"alopecia": as_dict(a)}, tracking,
                    deps=[a.features], tags={**split_tags, "model_kind": "image_cnn",
                                             "backbone": cp.backbone}):
         xtr, xte = load_images(train.path, cp.image_size), load_images(test.path, cp.image_size)
-        cnn, init, hist = train_cnn(xtr, train[a.target].to_numpy(int), cp,
+        cnn, init, hist = train_cnn(xtr, train[a.target].to_numpy(int), cp, a.seed,
                                     on_epoch=lambda ep, rec: mlflow.log_metrics(
                                         {"train_loss": rec["loss"]}, step=ep))
         mlflow.set_tag("init", init)

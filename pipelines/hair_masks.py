@@ -12,13 +12,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from scalpvision.checkpoints import load_model_dir
 from scalpvision.config import as_dict, load_section
 from scalpvision.entry import run_main
 from scalpvision.io import ImageReadError, read_image, write_mask
-from scalpvision.segmentation.evaluation import prompt_params_from
-from scalpvision.segmentation.refiners import make_refiner
-from scalpvision.segmentation.segmenter import HairSegmenter
+from scalpvision.segmentation.store import build_segmenter
 from scalpvision.tracking import stage_run
 
 
@@ -51,11 +48,8 @@ def main() -> None:
                 copied += 1
                 continue
             if seg is None:
-                model, cfg = load_model_dir(u.out_dir)
-                refiner = make_refiner(s.refiner, s.sam_model, s.sam_checkpoint)
-                refiner_name = refiner.name
-                seg = HairSegmenter(model, refiner, prompt_params_from(s), s.ensemble_min_area,
-                                    cfg["preprocessing"]["infer_long_side"])
+                seg, _ = build_segmenter(u.out_dir, s)
+                refiner_name = seg.refiner.name
             try:
                 image = read_image(r.path)
             except ImageReadError as exc:

@@ -12,16 +12,14 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from scalpvision.checkpoints import load_model_dir
 from scalpvision.config import as_dict, load_section
 from scalpvision.entry import run_main
 from scalpvision.registry import register_segmenter
 from scalpvision.io import ImageReadError, list_images, read_image, read_mask, write_image, write_mask
 from scalpvision.segmentation.evaluation import (
-    average, markdown_table, prompt_params_from, score_image,
+    average, markdown_table, score_image,
 )
-from scalpvision.segmentation.refiners import make_refiner
-from scalpvision.segmentation.segmenter import HairSegmenter
+from scalpvision.segmentation.store import build_segmenter
 from scalpvision.tracking import stage_run
 from scalpvision.viz import contact_sheet, overlay_mask
 
@@ -45,10 +43,8 @@ def main() -> None:
     u = load_section("u2net", args.params)
     tracking = load_section("tracking", args.params)
     torch.set_num_threads(u.threads)
-    model, cfg = load_model_dir(u.out_dir)
-    refiner = make_refiner(s.refiner, s.sam_model, s.sam_checkpoint)
-    seg = HairSegmenter(model, refiner, prompt_params_from(s), s.ensemble_min_area,
-                        cfg["preprocessing"]["infer_long_side"])
+    seg, cfg = build_segmenter(u.out_dir, s)
+    refiner = seg.refiner
     man = pd.read_csv(e.manifest)
     test = man[(man.split == e.split) & man["mask_path"].notna()]
     if e.max_images:

@@ -162,19 +162,14 @@ def cmd_segment(args) -> int:
 
     from scalpvision.config import load_section
     from scalpvision.io import ImageReadError, list_images, read_image, write_mask
-    from scalpvision.segmentation.evaluation import prompt_params_from
-    from scalpvision.segmentation.refiners import make_refiner
-    from scalpvision.segmentation.segmenter import HairSegmenter
-    from scalpvision.segmentation.store import resolve_segmenter_dir
+    from dataclasses import replace
+
+    from scalpvision.segmentation.store import build_segmenter, resolve_segmenter_dir
 
     s = load_section("segment", args.params)
     model_dir, source = resolve_segmenter_dir(args.model, args.params)
-    from scalpvision.checkpoints import load_model_dir
-
-    model, cfg = load_model_dir(model_dir)
-    refiner = make_refiner(args.refiner or s.refiner, s.sam_model, s.sam_checkpoint)
-    seg = HairSegmenter(model, refiner, prompt_params_from(s), s.ensemble_min_area,
-                        cfg["preprocessing"]["infer_long_side"])
+    seg, _ = build_segmenter(model_dir, replace(s, refiner=args.refiner or s.refiner))
+    refiner = seg.refiner
     files = list_images(args.images)
     if not files:
         raise ValueError(f"no images found in {', '.join(args.images)}")

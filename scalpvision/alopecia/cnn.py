@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 import torch
 
+from scalpvision.config import CnnBaselineParams
 from scalpvision.io import read_image
 
 log = logging.getLogger(__name__)
@@ -20,19 +19,7 @@ MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-@dataclass(frozen=True)
-class CnnParams:
-    backbone: str = "resnet18"
-    checkpoint: str = ""
-    image_size: int = 160
-    epochs: int = 6
-    batch_size: int = 16
-    lr: float = 1e-3
-    class_weighted: bool = True
-    seed: int = 0
-
-
-def build_cnn(p: CnnParams, num_classes: int = 4) -> tuple[torch.nn.Module, str]:
+def build_cnn(p: CnnBaselineParams, num_classes: int = 4) -> tuple[torch.nn.Module, str]:
     """The timm backbone with a ``num_classes`` head; returns (model, init description)."""
     import timm
 
@@ -59,10 +46,10 @@ def load_images(paths, short_side: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(out))
 
 
-def train_cnn(x: torch.Tensor, y: np.ndarray, p: CnnParams, on_epoch=None
-              ) -> tuple[torch.nn.Module, str, list[dict]]:
-    torch.manual_seed(p.seed)
-    rng = np.random.default_rng(p.seed)
+def train_cnn(x: torch.Tensor, y: np.ndarray, p: CnnBaselineParams, seed: int = 0,
+              on_epoch=None) -> tuple[torch.nn.Module, str, list[dict]]:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     model, init = build_cnn(p)
     counts = np.bincount(y, minlength=4).astype(np.float32)
     weights = (counts.sum() / np.maximum(counts, 1) / 4) if p.class_weighted else np.ones(4)

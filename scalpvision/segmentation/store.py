@@ -46,19 +46,25 @@ def resolve_segmenter_dir(explicit: str = "", params_path: str = "params.yaml") 
                             "run `dvc repro u2net` or pass --model DIR")
 
 
-def load_segmenter_unit(model_dir: Path, segment_config: Path | None = None, **overrides):
-    """Rebuild a :class:`HairSegmenter` from a model directory and a segment.json."""
-    import json
-
+def build_segmenter(model_dir: str | Path, s):
+    """The :class:`HairSegmenter` of a model directory and ``segment`` settings (a
+    ``SegmentParams``); returns (segmenter, the model directory's config)."""
     from scalpvision.checkpoints import load_model_dir
-    from scalpvision.config import SegmentParams, from_dict
     from scalpvision.segmentation.evaluation import prompt_params_from
     from scalpvision.segmentation.refiners import make_refiner
     from scalpvision.segmentation.segmenter import HairSegmenter
 
     model, cfg = load_model_dir(model_dir)
-    seg_cfg = json.loads(segment_config.read_text()) if segment_config else {}
-    s = SegmentParams(**{**seg_cfg, **overrides})
     refiner = make_refiner(s.refiner, s.sam_model, s.sam_checkpoint)
     return HairSegmenter(model, refiner, prompt_params_from(s), s.ensemble_min_area,
-                         cfg["preprocessing"]["infer_long_side"])
+                         cfg["preprocessing"]["infer_long_side"]), cfg
+
+
+def load_segmenter_unit(model_dir: Path, segment_config: Path | None = None, **overrides):
+    """Rebuild a :class:`HairSegmenter` from a model directory and a segment.json."""
+    import json
+
+    from scalpvision.config import SegmentParams
+
+    seg_cfg = json.loads(segment_config.read_text()) if segment_config else {}
+    return build_segmenter(model_dir, SegmentParams(**{**seg_cfg, **overrides}))[0]
