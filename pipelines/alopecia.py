@@ -19,7 +19,8 @@ from scalpvision.alopecia.model import (
 from scalpvision.alopecia.registry import register_alopecia, save_alopecia_dir
 from scalpvision.config import as_dict, load_section
 from scalpvision.entry import run_main
-from scalpvision.tracking import content_hash, stage_run
+from scalpvision.promotion import MANIFEST_TAG, manifest_hash
+from scalpvision.tracking import content_hash, git_revision, stage_run
 
 
 def _log_result(mlflow, r: dict, prefix: str = "") -> None:
@@ -66,8 +67,11 @@ def main() -> None:
         save_alopecia_dir(out, model, names, r, {"data_hash": data_hash,
                                                  "mlflow_run_id": run.info.run_id})
         version = register_alopecia(model, check_features(test, names, "test").head(3),
-                                    a.register_name, r, {**split_tags,
-                                                         "features": ",".join(names)})
+                                    a.register_name, r, {
+                                        **split_tags, "features": ",".join(names),
+                                        "eval_images": str(len(test)),
+                                        MANIFEST_TAG: manifest_hash(test, ["image_id", a.target]),
+                                        "git.commit": git_revision(Path("."))[0]})
         abl = ablation(train, test, names, a.target, gbm)
         mlflow.log_table(abl, "ablation_table7.json")
         for k, row in abl.iterrows():

@@ -20,7 +20,8 @@ from scalpvision.segmentation.evaluation import (
     average, markdown_table, score_image,
 )
 from scalpvision.segmentation.store import build_segmenter
-from scalpvision.tracking import stage_run
+from scalpvision.promotion import MANIFEST_TAG, manifest_hash
+from scalpvision.tracking import git_revision, stage_run
 from scalpvision.viz import contact_sheet, overlay_mask
 
 log = logging.getLogger("seg_eval")
@@ -130,7 +131,9 @@ def main() -> None:
              "test_pixel_f1_macro": m["pixel_f1_macro"]},
             {"refiner": refiner.name, "u2net_run": cfg.get("mlflow_run_id", ""),
              "data_hash": cfg.get("data_hash", ""), "eval_manifest": e.manifest,
-             "eval_split": e.split})
+             "eval_split": e.split, "eval_images": str(len(test)),
+             MANIFEST_TAG: manifest_hash(test, ["image_id", "sha256", "mask_path"]),
+             "git.commit": git_revision(Path("."))[0]})
         mean_t = {k: float(np.mean([t[k] for t in timings])) for k in timings[0]} if timings else {}
         metrics = {"refiner": refiner.name, "registered_version": version,
                    "images": len(per_image), "unreadable": len(bad),

@@ -275,6 +275,58 @@ def cmd_ui(args) -> int:
     return subprocess.call(cmd, env=env)
 
 
+# ----------------------------------------------------------------------------- compare
+def _compare_args(ap):
+    ap.add_argument("--runs", nargs="*", default=None, metavar="RUN_ID",
+                    help="compare just these MLflow runs (default: every finished run)")
+    ap.add_argument("--last", type=int, default=0,
+                    help="keep the newest N pipeline runs of each kind (0 = all)")
+    ap.add_argument("--out", default="reports/compare")
+    ap.add_argument("--params", default="params.yaml")
+
+
+@command("compare", _compare_args)
+def cmd_compare(args) -> int:
+    """Cross-run tables (paper Tables 1, 5, 4, 7) from MLflow: markdown + plots."""
+    from scalpvision.compare import compare
+    from scalpvision.config import load_section
+    from scalpvision.tracking import setup_mlflow
+
+    setup_mlflow(load_section("tracking", args.params))
+    md, figs = compare(Path(args.out), args.runs, args.last)
+    print(md.read_text())
+    print(f"written: {md} and {len(figs)} plot(s) in {md.parent}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- package
+def _package_args(ap):
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--info", default="metrics/package.json",
+                    help="where to write what was built (bento tag, model versions)")
+
+
+@command("package", _package_args)
+def cmd_package(args) -> int:
+    """Import the champion models into BentoML, build the service bento and export it."""
+    from scalpvision.bento import package, write_info
+    from scalpvision.config import load_section
+    from scalpvision.tracking import repo_root, setup_mlflow
+
+    setup_mlflow(load_section("tracking", args.params))
+    info = package(load_section("serve", args.params), repo_root())
+    write_info(info, Path(args.info))
+    m = info["models"]
+    print(f"bento {info['bento']} ({info['bytes'] / 2**20:.1f} MiB) -> {info['export']}\n"
+          f"  segmenter {m['segmenter']['registered_model']} "
+          f"v{m['segmenter']['registered_version']} (@{m['segmenter']['alias']})\n"
+          f"  alopecia  {m['alopecia']['registered_model']} "
+          f"v{m['alopecia']['registered_version']} (@{m['alopecia']['alias']})\n"
+          f"serve it:  {info['serve']}\n"
+          f"elsewhere: {info['serve_elsewhere']}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- params
 def _params_args(ap):
     ap.add_argument("--file", default="params.yaml")

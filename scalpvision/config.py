@@ -201,6 +201,41 @@ class AlopeciaParams:
     register_name: str = "scalpvision-alopecia"
 
 
+@dataclass(frozen=True)
+class PromoteRule:
+    """One registered model under champion/challenger promotion."""
+    name: str
+    kind: str                  # segmenter | alopecia: how to re-score an old champion
+    candidate_from: str        # metrics JSON whose ``registered_version`` is the candidate
+    metric: str                # version tag metric.<metric> compared
+    higher_is_better: bool = True
+    margin: float = 0.0        # the candidate must beat the champion by more than this
+
+
+@dataclass(frozen=True)
+class PromoteParams:
+    alias: str = "champion"
+    audit_file: str = "registry/promotions.jsonl"
+    rescore_champion: bool = True   # re-score a champion scored on another test set
+    models: tuple[PromoteRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServeParams:
+    """The BentoML service and its packaging."""
+    bentoml_home: str = ".bentoml"
+    service_name: str = "scalpvision"
+    segmenter_model: str = "scalpvision-hair-segmenter"
+    alopecia_model: str = "scalpvision-alopecia"
+    alias: str = "champion"
+    export_path: str = "dist/scalpvision.bento"
+    max_upload_mb: float = 12.0
+    expected_size: tuple[int, ...] = (640, 480)  # width, height; others are resized, with a note
+    um_per_px: float = 0.0
+    workers: int = 1
+    port: int = 3000
+
+
 SECTIONS: dict[str, type] = {
     "tracking": TrackingParams,
     "render": RenderParams,
@@ -214,6 +249,8 @@ SECTIONS: dict[str, type] = {
     "hair_masks": HairMasksParams,
     "features": FeaturesParams,
     "alopecia": AlopeciaParams,
+    "promote": PromoteParams,
+    "serve": ServeParams,
 }
 
 

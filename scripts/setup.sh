@@ -16,6 +16,12 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$s
     2> >(grep -v "^WARNING: Location" >&2)
   echo "$stamp" > .venv/.setup-stamp
 fi
+# Headless Chromium for the web-page test (Debian packages; needs root, else the test is skipped)
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing Debian chromium + chromium-driver for the web-page test =="
+  { apt-get install -y -q chromium chromium-driver || { apt-get update -q && apt-get install -y -q chromium chromium-driver; }; } \
+    >/dev/null 2>&1 || echo "note: chromium could not be installed; the web-page test will be skipped"
+fi
 # DVC experiments commit into git: make sure an identity exists (CI runners have none)
 if git rev-parse --git-dir >/dev/null 2>&1; then
   git config user.email >/dev/null || git config user.email "scalpvision@localhost"

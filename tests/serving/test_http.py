@@ -1,0 +1,179 @@
+"""Every endpoint of the built bento over HTTP - through BentoML's client and as raw multipart -
+with good and bad input. The served mask must be the one the library computes from the same
+registered model, and the answers must name the champion versions."""
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def _decode_png(b64: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))))
+
+
+def _post(served, endpoint, files=None, **kw):
+    return httpx.post(f"{served.url}/{endpoint}", files=files, timeout=120, **kw)
+
+
+def _png_bytes(arr) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def reference(served):
+    """The mask the library makes with the registered champion (downloaded from MLflow)."""
+    import mlflow
+
+    from scalpvision.io import read_image
+    from scalpvision.segmentation.store import load_segmenter_unit
+
+    mlflow.set_tracking_uri(served.env["MLFLOW_TRACKING_URI"])
+    local = Path(mlflow.artifacts.download_artifacts(
+        "models:/scalpvision-hair-segmenter@champion", dst_path=str(served.tmp / "ref")))
+    mlflow.set_tracking_uri(None)
+    seg = load_segmenter_unit(next(local.rglob("config.json")).parent,
+                              next(local.rglob("segment.json")))
+    return seg(read_image(served.image)).final
+
+
+def test_readiness_and_health(served):
+    assert httpx.get(f"{served.url}/readyz").status_code == 200
+    assert httpx.get(f"{served.url}/livez").status_code == 200
+    h = httpx.get(f"{served.url}/ui/health").json()
+    assert h["ready"] is True
+    assert h["models"]["segmenter"]["version"] == "1"
+    assert h["models"]["alopecia"]["alias"] == "champion"
+
+
+def test_segment_raw_multipart_matches_the_library(served, reference):
+    r = _post(served, "segment", files={"image": ("scalp.png", served.image.read_bytes(),
+                                                  "image/png")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    mask = _decode_png(body["mask_png"])
+    assert mask.shape == (480, 640) and set(np.unique(mask)) <= {0, 255}
+    assert np.array_equal(mask > 0, reference)
+    assert body["hair_fraction"] == pytest.approx(reference.mean())
+    assert _decode_png(body["overlay_png"]).shape == (480, 640, 3)
+    assert body["models"]["segmenter"]["name"] == "scalpvision-hair-segmenter"
+    assert body["notes"] == []
+
+
+def test_all_endpoints_through_the_bentoml_client(served, reference):
+    import bentoml
+
+    from scalpvision.features.table import hair_features
+
+    truth = hair_features(reference)
+    with bentoml.SyncHTTPClient(served.url, timeout=120) as c:
+        assert c.is_ready()
+        f = c.hair_features(image=served.image)
+        a = c.alopecia(image=served.image)
+        d = c.diagnose(image=served.image, um_per_px=2.0)
+    assert f["hair_count"] == int(truth["hair_count"])
+    assert f["mean_width_px"] == pytest.approx(truth["mean"]) and f["calibrated"] is False
+    assert a["grade"] in (0, 1, 2, 3)
+    assert sum(a["probabilities"].values()) == pytest.approx(1.0)
+    assert a["grade"] == int(max(a["probabilities"], key=a["probabilities"].get))
+    assert d["alopecia"]["grade"] == a["grade"]
+    assert d["hair_features"]["hair_count"] == f["hair_count"]
+    assert d["hair_features"]["calibrated"] is True
+    assert d["hair_features"]["mean_width_um"] == pytest.approx(2.0 * truth["mean"])
+    assert d["hair_features"]["density_per_cm2"] == pytest.approx(
+        truth["hair_count"] / (640 * 480 * (2.0e-4) ** 2))
+    assert d["models"]["segmenter"]["version"] == "1" and d["models"]["alopecia"]["version"] == "1"
+    assert d["models"]["alopecia"]["store_tag"] == served.info["models"]["alopecia"]["tag"]
+
+
+def test_non_rgb_and_other_sizes_are_converted_with_notes(served):
+    rgb = np.asarray(Image.open(served.image))
+    grey16 = (rgb[..., 1].astype(np.uint16) * 257)
+    r = _post(served, "diagnose", files={"image": ("g.png", _png_bytes(grey16), "image/png")})
+    assert r.status_code == 200 and "converted I;16" in r.json()["notes"][0]
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    r = _post(served, "segment", files={"image": ("a.png", _png_bytes(rgba), "image/png")})
+    assert r.status_code == 200 and "converted RGBA" in r.json()["notes"][0]
+    small = np.asarray(Image.fromarray(rgb).resize((320, 240)))
+    r = _post(served, "segment", files={"image": ("s.png", _png_bytes(small), "image/png")})
+    assert r.status_code == 200
+    assert "resized 320x240 to 640x480" in r.json()["notes"][0]
+    assert _decode_png(r.json()["mask_png"]).shape == (480, 640)
+
+
+@pytest.mark.parametrize("endpoint", ["segment", "hair_features", "alopecia", "diagnose"])
+@pytest.mark.parametrize("name,data,status,words", [
+    ("notes.txt", b"just some text, not an image", 415, "not a PNG"),
+    ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, 422, "cannot decode"),
+    ("empty.png", b"", 400, "empty upload"),
+])
+def test_bad_uploads_are_4xx_json(served, endpoint, name, data, status, words):
+    r = _post(served, endpoint, files={"image": (name, data, "application/octet-stream")})
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert words in body["error"] and name in body["error"] and body["status"] == status
+
+
+def test_oversized_upload_is_413(served):
+    big = np.random.default_rng(0).integers(0, 255, (2000, 2600, 3), dtype=np.uint8)
+    data = _png_bytes(big)
+    assert len(data) > 12 * 2**20
+    r = _post(served, "diagnose", files={"image": ("big.png", data, "image/png")})
+    assert r.status_code == 413 and "upload limit" in r.json()["error"]
+
+
+def test_malformed_requests_are_4xx_not_500(served):
+    r = httpx.post(f"{served.url}/diagnose", json={"image": "x"}, timeout=30)
+    assert 400 <= r.status_code < 500
+    r = httpx.post(f"{served.url}/diagnose", content=b"garbage", timeout=30,
+                   headers={"Content-Type": "multipart/form-data; boundary=zzz"})
+    assert 400 <= r.status_code < 500
+    r = _post(served, "diagnose", files={"image": ("a.png", served.image.read_bytes())},
+              data={"um_per_px": "-3"})
+    assert r.status_code == 422 and "um_per_px" in r.json()["error"]
+    r = _post(served, "diagnose", files={"image": ("a.png", served.image.read_bytes())},
+              data={"um_per_px": "abc"})
+    assert 400 <= r.status_code < 500
+
+
+def test_exported_bento_is_a_file_with_both_models(served):
+    import tarfile
+
+    path = Path(served.info["export"])
+    assert path.is_file() and served.info["bytes"] == path.stat().st_size
+    with tarfile.open(path) as t:
+        names = t.getnames()
+    assert any("models/scalpvision-hair-segmenter" in n for n in names)
+    assert any("models/scalpvision-alopecia" in n for n in names)
+    assert any(n.endswith("serving/service.py") for n in names)
+    assert json.loads(json.dumps(served.info))["models"]["segmenter"]["registered_version"] == "1"
+
+
+def test_upload_guard_answers_before_the_app(served):
+    r = httpx.post(f"{served.url}/segment", content=b"x" * 100, timeout=30,
+                   headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415 and "multipart/form-data" in r.json()["error"]
+    r = _post(served, "segment", files={"picture": ("a.png", served.image.read_bytes())})
+    assert r.status_code == 400 and "'image'" in r.json()["error"]
+    # a declared 1 GB body is refused from its headers, before it is sent
+    import socket
+
+    host, port = served.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(b"POST /segment HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+                  b"boundary=b\r\nContent-Length: 1000000000\r\n\r\n--b\r\n")
+        data = b""
+        while b"}" not in data:   # headers, then the JSON body
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    head = data.decode("latin-1")
+    assert head.startswith("HTTP/1.1 413") and "upload limit" in head
