@@ -61,21 +61,25 @@ def positive_points(mask: np.ndarray, p: PromptParams) -> tuple[np.ndarray, np.n
     keep = box_nms_points(pts, p.box, p.nms_overlap)
     centres = pts[keep]
     half = p.box / 2
-    # mean of the skeleton pixels inside each kept box, vectorised with a cumulative-sum table
+    # mean of the skeleton pixels inside each kept box [x0, x1) x [y0, y1): candidates from a
+    # k-d tree over the skeleton points (a Chebyshev radius covering the box), then exact bounds
     h, w = skel.shape
     x0 = np.clip(np.floor(centres[:, 0] - half), 0, w).astype(int)
     y0 = np.clip(np.floor(centres[:, 1] - half), 0, h).astype(int)
     x1 = np.clip(x0 + p.box, 0, w)
     y1 = np.clip(y0 + p.box, 0, h)
-    sk = skel.astype(np.float64)
-    yy, xx = np.mgrid[0:h, 0:w]
+    from scipy.spatial import cKDTree
 
-    def boxsum(img):
-        s = np.pad(img.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-        return s[y1, x1] - s[y0, x1] - s[y1, x0] + s[y0, x0]
-
-    n = boxsum(sk)
-    mean_xy = np.stack([boxsum(sk * xx) / np.maximum(n, 1), boxsum(sk * yy) / np.maximum(n, 1)], 1)
+    near = cKDTree(pts).query_ball_point(centres, r=p.box + 1, p=np.inf)  # boxes clipped
+    # at the border shift inwards, so the box can reach p.box px from its centre
+    owner = np.repeat(np.arange(len(centres)), [len(v) for v in near])
+    idx = np.fromiter((j for v in near for j in v), int, len(owner))
+    px, py = pts[idx, 0], pts[idx, 1]
+    inside = (px >= x0[owner]) & (px < x1[owner]) & (py >= y0[owner]) & (py < y1[owner])
+    o = owner[inside]
+    n = np.bincount(o, minlength=len(centres)).astype(np.float64)
+    mean_xy = np.stack([np.bincount(o, px[inside], len(centres)) / np.maximum(n, 1),
+                        np.bincount(o, py[inside], len(centres)) / np.maximum(n, 1)], 1)
     mean_xy = np.where(n[:, None] > 0, mean_xy, centres)
     boxes = np.stack([x0, y0, x1, y1], 1).astype(np.float32)
     if p.max_positive and len(mean_xy) > p.max_positive:
