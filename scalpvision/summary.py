@@ -14,6 +14,11 @@ WHERE = [
                      "overlays_unlabelled_real.jpg; masks in data/masks/"),
     ("Hair features", "reports/features/accuracy.md; table in data/features/features.csv"),
     ("Alopecia", "reports/alopecia/table.md (GBM, baselines, Table 7 ablation); models/alopecia/"),
+    ("Registry", "MLflow models scalpvision-hair-segmenter / scalpvision-alopecia @champion; "
+                 "every promotion decision in registry/promotions.jsonl"),
+    ("Run comparison", "reports/compare/compare.md + plots (.venv/bin/scalpvision compare)"),
+    ("Service", "bento in dist/scalpvision.bento; web page at /ui/ once served"),
+    ("Load benchmark", ".venv/bin/python benchmarks/load_diagnose.py"),
     ("Segment images", ".venv/bin/scalpvision segment IMAGES --out DIR"),
     ("DVC metrics", ".venv/bin/dvc metrics show"),
 ]
@@ -39,4 +44,12 @@ def summarize(metrics_dir: Path) -> str:
             lines.append(f"  {k:<34} {_fmt(v)}")
     lines.append("\nWhere to look:")
     lines += [f"  {k:<18} {v}" for k, v in WHERE]
+    pkg = metrics_dir / "package.json"
+    if pkg.is_file():
+        info = json.loads(pkg.read_text())
+        lines += ["", f"Serve the champions ({info['bento']}, exported to {info['export']}):",
+                  f"  {info['serve']}",
+                  f"  then open http://127.0.0.1:{info['serve'].rsplit(' ', 1)[-1]}/ui/"
+                  " or POST an image to /diagnose",
+                  f"  on another machine: {info['serve_elsewhere']}"]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ bash scripts/setup.sh
 source scripts/env.sh
 dvc repro
 dvc push -q || echo "warning: dvc push to the local remote failed (see .dvc/config)" >&2
+scalpvision compare --last 5 --out reports/compare > /dev/null
 scalpvision summary
 echo
 echo "demo finished in $(( $(date +%s) - start )) s"

@@ -25,7 +25,7 @@ def _sh(cmd, cwd, env):
 def work(tmp_path_factory, repo):
     dst = tmp_path_factory.mktemp("repo") / "sv"
     keep = ["dvc.yaml", "params.yaml", "pipelines", "data_checks", "profiles", ".dvc",
-            ".dvcignore", ".gitignore", "scalpvision"]
+            ".dvcignore", ".gitignore", "scalpvision", "serving"]
     dst.mkdir()
     for k in keep:
         src = repo / k
@@ -73,7 +73,7 @@ def test_repro_push_pull_and_mlflow(work):
     assert runs["tags.git.commit"].str.len().eq(40).all()
     imp = runs[runs["tags.mlflow.runName"] == "import"].iloc[0]
     assert isinstance(imp["tags.dvc.input.data/aihub"], str) and len(imp["tags.dvc.input.data/aihub"]) >= 32
-    assert out.count("Running stage") == 10
+    assert out.count("Running stage") == 12
     seg = runs[runs["tags.mlflow.runName"] == "seg_eval"].iloc[0]
     assert seg["tags.refiner"] == "grabcut"  # no SAM checkpoint configured -> offline refiner
     assert 0 <= seg["metrics.ensemble_M.dice"] <= 1
@@ -82,16 +82,48 @@ def test_repro_push_pull_and_mlflow(work):
     from mlflow.tracking import MlflowClient
     versions = MlflowClient().search_model_versions("name='scalpvision-hair-segmenter'")
     assert len(versions) == 1 and "metric.test_dice" in versions[0].tags
+    # promote: the first versions become champions, each decision audited
+    client = MlflowClient()
+    for name in ("scalpvision-hair-segmenter", "scalpvision-alopecia"):
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    from scalpvision.promotion import read_audit
+    audit = read_audit(dst / "registry/promotions.jsonl")
+    assert [a["promoted"] for a in audit] == [True, True]
+    # package: a bento built from those champions and exported to one file
+    import json
+    pkg = json.loads((dst / "metrics/package.json").read_text())
+    assert (dst / "dist/scalpvision.bento").stat().st_size == pkg["bytes"] > 100_000
+    assert pkg["models"]["alopecia"]["registered_version"] == "1"
     pseudo = runs[runs["tags.mlflow.runName"] == "pseudo"].iloc[0]
     assert pseudo["tags.unlabelled_dirs_missing"] == "missing_folder_is_skipped"
     u2 = runs[runs["tags.mlflow.runName"] == "u2net"].iloc[0]
     assert "metrics.val_dice_pseudo" in runs.columns and u2["tags.init"] == "random"
 
 
-def test_changing_a_param_reruns_only_downstream(work):
+def _repro_with(work, section: str, **values) -> str:
+    """Set ``values`` in ``section`` of the work repo's params.yaml, then `dvc repro`."""
     dst, env = work
     params = yaml.safe_load((dst / "params.yaml").read_text())
-    params["split"]["seed"] = 99
+    params[section].update(values)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
-    out = _sh("dvc repro", dst, env)
+    return _sh("dvc repro", dst, env)
+
+
+def test_changing_a_param_reruns_only_downstream(work):
+    out = _repro_with(work, "split", seed=99)
     assert "Stage 'render' didn't change" in out and "Running stage 'split'" in out
+
+
+def test_new_candidate_on_another_test_set_rescoring_the_champion(work):
+    """A candidate scored on other test rows: promote re-scores the old champion on the
+    candidate's rows before comparing, and the audit records both values."""
+    dst, _ = work
+    out = _repro_with(work, "seg_eval", max_images=1)
+    assert "Running stage 'promote'" in out and "Running stage 'package'" in out
+    from scalpvision.promotion import read_audit
+    audit = read_audit(dst / "registry/promotions.jsonl")
+    seg = [a for a in audit if a["model"] == "scalpvision-hair-segmenter"]
+    assert len(seg) == 2 and seg[1]["candidate_version"] == "2" and seg[1]["from_version"] == "1"
+    assert seg[1]["manifest_hash"] != seg[0]["manifest_hash"]
+    assert seg[1]["champion_value"] is not None       # v1 re-scored on the one-image test set
+    assert seg[1]["promoted"] == (seg[1]["candidate_value"] > seg[1]["champion_value"])
