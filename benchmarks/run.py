@@ -17,7 +17,8 @@ import time
 import numpy as np
 
 STEPS = ["u2net_lite", "u2net_full", "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble",
-         "baseline_yue", "thickness", "thickness_reference_walk", "count_strands", "count_hough"]
+         "baseline_yue", "thickness", "thickness_reference_walk", "count_strands", "count_hough",
+         "hair_features"]
 
 
 def _scene():
@@ -74,6 +75,9 @@ def _step(name: str, repeats: int, sam_variant: str, q) -> None:
         from scalpvision.features.count import CountParams, count_hairs
         cp = CountParams(method=name.split("_")[1])
         fn = lambda: count_hairs(mask, cp)  # noqa: E731
+    elif name == "hair_features":  # thickness + count sharing one thinning (what stages run)
+        from scalpvision.features.table import hair_features
+        fn = lambda: hair_features(mask)  # noqa: E731
     elif name == "baseline_yue":
         from scalpvision.segmentation.baselines import blackhat_morphology
         fn = lambda: blackhat_morphology(img)  # noqa: E731

@@ -124,13 +124,14 @@ def _find(parent: np.ndarray, i: int) -> int:
     return i
 
 
-def count_strands(mask: np.ndarray, p: StrandParams = StrandParams()) -> tuple[int, dict]:
+def count_strands(mask: np.ndarray, p: StrandParams = StrandParams(),
+                  skeleton: np.ndarray | None = None) -> tuple[int, dict]:
     """Count hairs as strands of a skeleton graph: branches between junctions are joined through
     a junction when they leave it in nearly opposite directions (good continuation), so two
     crossing hairs stay two, a curved hair stays one, and hairs fanning out of one follicular
-    unit stay apart. Returns (count, details)."""
+    unit stay apart. Returns (count, details). ``skeleton``: as in ``measure_thickness``."""
     m = remove_small_components(mask.astype(bool), p.min_area)
-    sk = skeletonize(m)
+    sk = skeleton & m if skeleton is not None else skeletonize(m)
     if not sk.any():
         return 0, {"branches": 0, "junctions": 0}
     sk8 = sk.astype(np.uint8)
@@ -190,10 +191,11 @@ def count_strands(mask: np.ndarray, p: StrandParams = StrandParams()) -> tuple[i
     return count, {"branches": int(keep.sum()), "junctions": int(n_j - 1)}
 
 
-def count_hairs(mask: np.ndarray, p: CountParams = CountParams()) -> int:
+def count_hairs(mask: np.ndarray, p: CountParams = CountParams(),
+                skeleton: np.ndarray | None = None) -> int:
     """Number of hairs in a (H, W) bool mask; an empty mask counts 0."""
     if p.method == "strands":
-        return count_strands(mask, p.strands)[0]
+        return count_strands(mask, p.strands, skeleton)[0]
     if p.method == "hough":
         return count_hough(hough_segments(mask, p), p)
     raise ValueError(f"unknown count method {p.method!r}; valid: strands, hough")

@@ -48,10 +48,16 @@ class ThicknessResult:
     angles_deg: np.ndarray
 
 
-def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams()) -> ThicknessResult:
-    """Per-box hair widths of ``mask`` ((H, W) bool). An empty mask gives empty arrays."""
+def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
+                      skeleton: np.ndarray | None = None) -> ThicknessResult:
+    """Per-box hair widths of ``mask`` ((H, W) bool). An empty mask gives empty arrays.
+
+    ``skeleton``: the skeleton of ``mask`` with no more components removed than here, when the
+    caller has it already (thinning is per component, so restricting it to the kept components
+    equals thinning them)."""
     m = remove_small_components(mask.astype(bool), p.min_area)
-    skel = remove_small_components(skeletonize(m), p.min_skeleton_area)
+    sk = skeleton & m if skeleton is not None else skeletonize(m)
+    skel = remove_small_components(sk, p.min_skeleton_area)
     ys, xs = np.nonzero(skel)
     empty = ThicknessResult(np.zeros(0), np.zeros((0, 2)), np.zeros(0))
     if len(xs) == 0:

@@ -61,28 +61,28 @@ def box_nms_points(points_xy: np.ndarray, box: int, overlap: float = 0.1) -> np.
         return np.zeros(0, int)
     side = box + 1.0  # +1 pixel-area convention of the reference NMS
     order = np.lexsort((-pts[:, 0], -pts[:, 1]))
-    # Equal boxes overlap only when both |dx| and |dy| < side, and the overlap is symmetric:
-    # find those pairs once with a k-d tree (Chebyshev radius), then run the greedy pass over
-    # each kept box's neighbour list instead of over every point (same result, ~10x faster).
-    from scipy.sparse import csr_matrix
-    from scipy.spatial import cKDTree
-
-    # overlap > t needs max(|dx|, |dy|) < side * (1 - t): a tighter search radius
-    pairs = cKDTree(pts).query_pairs(r=side * (1 - min(max(overlap, 0.0), 1.0)), p=np.inf,
-                                     output_type="ndarray")
-    if len(pairs):
-        d = np.abs(pts[pairs[:, 0]] - pts[pairs[:, 1]])
-        ov = np.clip(side - d[:, 0], 0, None) * np.clip(side - d[:, 1], 0, None) / side**2
-        pairs = pairs[ov > overlap]
-    n = len(pts)
-    g = csr_matrix((np.ones(2 * len(pairs), bool),
-                    (np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]])),
-                   shape=(n, n))
-    start, nbr = g.indptr, g.indices
-    alive = np.ones(len(pts), bool)
+    ip = np.rint(pts).astype(np.int64)
     keep = []
-    for i in order.tolist():
-        if alive[i]:
-            keep.append(i)
-            alive[nbr[start[i]:start[i + 1]]] = False
+    if np.array_equal(ip, pts):
+        # Pixel points (skeletons): whether a kept box suppresses another depends only on the
+        # integer offset between them, so each kept box stamps that fixed stencil into a
+        # suppression raster and every later point is one lookup (same result, ~5x faster).
+        r = int(np.ceil(side)) - 1
+        w = np.clip(side - np.abs(np.arange(-r, r + 1, dtype=np.float64)), 0, None)
+        stencil = (w[:, None] * w[None, :]) / side**2 > overlap
+        ip -= ip.min(0)
+        supp = np.zeros((ip[:, 1].max() + 2 * r + 1, ip[:, 0].max() + 2 * r + 1), bool)
+        for i, x, y in zip(order.tolist(), ip[order, 0].tolist(), ip[order, 1].tolist()):
+            if not supp[y + r, x + r]:
+                keep.append(i)
+                supp[y:y + 2 * r + 1, x:x + 2 * r + 1] |= stencil
+        return np.asarray(keep, int)
+    alive = np.ones(len(pts), bool)
+    for i in order:
+        if not alive[i]:
+            continue
+        keep.append(i)
+        ix = np.clip(side - np.abs(pts[:, 0] - pts[i, 0]), 0, None)
+        iy = np.clip(side - np.abs(pts[:, 1] - pts[i, 1]), 0, None)
+        alive &= ~((ix * iy) / (side * side) > overlap)
     return np.asarray(keep, int)

@@ -46,6 +46,25 @@ def test_nms_spacing_along_a_line_is_the_box_size():
     assert np.all(np.diff(kept20) == 19)
 
 
+def test_nms_pixel_raster_matches_the_dense_pass():
+    """Pixel points take the suppression-raster path: the surviving boxes must be those of the
+    plain greedy pass (every kept box against every point), for any box size and overlap."""
+    def dense(pts, box, overlap):
+        side, alive, keep = box + 1.0, np.ones(len(pts), bool), []
+        for i in np.lexsort((-pts[:, 0], -pts[:, 1])):
+            if alive[i]:
+                keep.append(i)
+                ov = (np.clip(side - np.abs(pts[:, 0] - pts[i, 0]), 0, None)
+                      * np.clip(side - np.abs(pts[:, 1] - pts[i, 1]), 0, None)) / side**2
+                alive &= ~(ov > overlap)
+        return keep
+
+    rng = np.random.default_rng(0)
+    for box, overlap in ((10, 0.1), (20, 0.1), (11, 0.3), (10, 0.0), (7, 0.6)):
+        pts = rng.integers(0, 120, (500, 2)).astype(float)
+        assert list(box_nms_points(pts, box, overlap)) == dense(pts, box, overlap)
+
+
 def test_prompts_positives_on_hair_negatives_off_hair():
     m = _line_mask() | _line_mask(p0=(600, 40), p1=(80, 300), width=4)
     prompts = make_prompts(m.astype(np.float32), PromptParams(n_negative=30, seed=1))

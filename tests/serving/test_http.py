@@ -75,9 +75,11 @@ def test_all_endpoints_through_the_bentoml_client(served, reference):
     truth = hair_features(reference)
     with bentoml.SyncHTTPClient(served.url, timeout=120) as c:
         assert c.is_ready()
+        s = c.segment(image=served.image)
         f = c.hair_features(image=served.image)
         a = c.alopecia(image=served.image)
         d = c.diagnose(image=served.image, um_per_px=2.0)
+    assert np.array_equal(_decode_png(s["mask_png"]) > 0, reference)
     assert f["hair_count"] == int(truth["hair_count"])
     assert f["mean_width_px"] == pytest.approx(truth["mean"]) and f["calibrated"] is False
     assert a["grade"] in (0, 1, 2, 3)
