@@ -66,16 +66,22 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
     centres = pts[box_nms_points(pts, p.box, p.nms_overlap)]
     h, w = m.shape
     half = p.box // 2
-    # per-box PCA moments from the skeleton points themselves: (K, N) membership, no
-    # full-image arrays (K kept boxes, N skeleton pixels)
+    # per-box PCA moments from the skeleton points in each box [c - half, c + half): candidate
+    # points from a k-d tree (Chebyshev radius), exact bounds, then per-box sums by bincount
+    # (integer coordinates: the sums are exact, whatever the order)
+    from scipy.spatial import cKDTree
+
     cx, cy = centres[:, 0].astype(int), centres[:, 1].astype(int)
-    inside = ((pts[None, :, 0] >= (cx - half)[:, None]) & (pts[None, :, 0] < (cx + half)[:, None])
-              & (pts[None, :, 1] >= (cy - half)[:, None]) & (pts[None, :, 1] < (cy + half)[:, None]))
-    inside = inside.astype(np.float64)
-    x, y = pts[:, 0], pts[:, 1]
-    n = inside.sum(1)
-    sx, sy = inside @ x, inside @ y
-    sxx, syy, sxy = inside @ (x * x), inside @ (y * y), inside @ (x * y)
+    near = cKDTree(pts).query_ball_point(centres, r=half, p=np.inf)
+    owner = np.repeat(np.arange(len(centres)), [len(v) for v in near])
+    idx = np.fromiter((j for v in near for j in v), int, len(owner))
+    x, y = pts[idx, 0], pts[idx, 1]
+    keep = ((x >= (cx - half)[owner]) & (x < (cx + half)[owner])
+            & (y >= (cy - half)[owner]) & (y < (cy + half)[owner]))
+    o, x, y, k = owner[keep], x[keep], y[keep], len(centres)
+    n = np.bincount(o, minlength=k).astype(np.float64)
+    sx, sy = np.bincount(o, x, k), np.bincount(o, y, k)
+    sxx, syy, sxy = np.bincount(o, x * x, k), np.bincount(o, y * y, k), np.bincount(o, x * y, k)
     ok = n >= p.min_box_pixels
     n, sx, sy, sxx, syy, sxy = (a[ok] for a in (n, sx, sy, sxx, syy, sxy))
     if len(n) == 0:
