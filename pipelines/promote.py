@@ -28,18 +28,13 @@ def _segmenter_evaluator(params: str):
         import mlflow
 
         from scalpvision.io import read_image, read_mask
-        from scalpvision.segmentation.evaluation import average, score_image
-        from scalpvision.segmentation.store import load_segmenter_unit
+        from scalpvision.segmentation.evaluation import average, evaluation_rows, score_image
+        from scalpvision.segmentation.store import load_logged_segmenter
 
         e = load_section("seg_eval", params)
-        local = Path(mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=tempfile.mkdtemp(prefix="sv-")))
-        model_dir = next(p.parent for p in local.rglob("config.json"))
-        seg = load_segmenter_unit(model_dir, next(local.rglob("segment.json")))
-        man = pd.read_csv(e.manifest)
-        test = man[(man.split == e.split) & man["mask_path"].notna()]
-        if e.max_images:
-            test = test.head(e.max_images)
+        seg = load_logged_segmenter(Path(mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=tempfile.mkdtemp(prefix="sv-"))))
+        test = evaluation_rows(e)
         scores = [score_image(seg, read_image(r.path), read_mask(r.mask_path))[0]
                   for r in test.itertuples()]
         m = average(scores)["ensemble (M)"]

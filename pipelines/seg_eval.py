@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm import tqdm
 
@@ -17,7 +16,7 @@ from scalpvision.entry import run_main
 from scalpvision.registry import register_segmenter
 from scalpvision.io import ImageReadError, list_images, read_image, read_mask, write_image, write_mask
 from scalpvision.segmentation.evaluation import (
-    average, markdown_table, score_image,
+    average, evaluation_rows, markdown_table, score_image,
 )
 from scalpvision.segmentation.store import build_segmenter
 from scalpvision.promotion import MANIFEST_TAG, manifest_hash
@@ -46,10 +45,7 @@ def main() -> None:
     torch.set_num_threads(u.threads)
     seg, cfg = build_segmenter(u.out_dir, s)
     refiner = seg.refiner
-    man = pd.read_csv(e.manifest)
-    test = man[(man.split == e.split) & man["mask_path"].notna()]
-    if e.max_images:
-        test = test.head(e.max_images)
+    test = evaluation_rows(e)
     out, masks_dir = Path(e.out_dir), Path(e.masks_dir)
     for d in (masks_dir,):
         if d.exists():

@@ -144,13 +144,11 @@ class ScalpAnalyzer:
         import mlflow.sklearn
         import torch
 
-        from scalpvision.segmentation.store import load_segmenter_unit
+        from scalpvision.segmentation.store import load_logged_segmenter
 
         if threads:
             torch.set_num_threads(threads)
-        model_dir = _find(Path(segmenter_dir), "config.json").parent
-        self.segmenter = load_segmenter_unit(model_dir, _find(Path(segmenter_dir),
-                                                              "segment.json"))
+        self.segmenter = load_logged_segmenter(Path(segmenter_dir))
         self.alopecia = mlflow.sklearn.load_model(str(_find(Path(alopecia_dir), "MLmodel").parent))
         names = getattr(self.alopecia, "feature_names_in_", None)
         self.feature_names = list(names) if names is not None else \
@@ -163,13 +161,17 @@ class ScalpAnalyzer:
         return {k: {"name": m.name, "version": m.version, "alias": m.alias,
                     "store_tag": m.store_tag} for k, m in self.models.items()}
 
+    def mask(self, img: DecodedImage) -> np.ndarray:
+        """The final hair mask M, (H, W) bool."""
+        with self._lock:
+            return self.segmenter(img.rgb).final
+
     def segment(self, img: DecodedImage) -> dict:
+        """M with its PNG and overlay (base64) for the answers that return them."""
         from scalpvision.viz import overlay_mask
 
         t0 = time.perf_counter()
-        with self._lock:
-            res = self.segmenter(img.rgb)
-        mask = res.final
+        mask = self.mask(img)
         return {"mask": mask, "hair_fraction": float(mask.mean()),
                 "mask_png": png_b64(mask.astype(np.uint8) * 255),
                 "overlay_png": png_b64(overlay_mask(img.rgb, mask, (0, 255, 64), 0.55)),

@@ -103,8 +103,7 @@ class ScalpVision:
     def hair_features(self, image: Path, um_per_px: float | None = None) -> dict:
         """Hair count and widths (px; µm and density per cm² when calibrated)."""
         def go(img):
-            seg = self.analyzer.segment(img)
-            f = self.analyzer.features(seg["mask"], um_per_px)
+            f = self.analyzer.features(self.analyzer.mask(img), um_per_px)
             f.pop("_paper_features")
             return {**f, "notes": img.notes, "models": self.analyzer.versions()}
         return self._run(image, go)
@@ -113,8 +112,7 @@ class ScalpVision:
     def alopecia(self, image: Path) -> dict:
         """Alopecia grade 0-3 with the class probabilities."""
         def go(img):
-            seg = self.analyzer.segment(img)
-            f = self.analyzer.features(seg["mask"], 0.0)
+            f = self.analyzer.features(self.analyzer.mask(img), 0.0)
             return {**self.analyzer.grade(f["_paper_features"]), "notes": img.notes,
                     "models": self.analyzer.versions()}
         return self._run(image, go)

@@ -83,3 +83,14 @@ def prompt_params_from(p) -> PromptParams:
 
 __all__ = ["score_image", "prompt_ablation", "average", "markdown_table", "prompt_params_from",
            "make_prompts"]
+
+
+def evaluation_rows(e):
+    """The labelled rows seg_eval scores (``e``: ``EvalParams``): the split's images with a
+    ground-truth mask, the first ``max_images`` when set. Promotion hashes and re-scores the
+    same rows, so both must come from here."""
+    import pandas as pd
+
+    man = pd.read_csv(e.manifest)
+    rows = man[(man.split == e.split) & man["mask_path"].notna()]
+    return rows.head(e.max_images) if e.max_images else rows

@@ -68,3 +68,16 @@ def load_segmenter_unit(model_dir: Path, segment_config: Path | None = None, **o
 
     seg_cfg = json.loads(segment_config.read_text()) if segment_config else {}
     return build_segmenter(model_dir, SegmentParams(**{**seg_cfg, **overrides}))[0]
+
+
+def load_logged_segmenter(model_path: Path, **overrides):
+    """The :class:`HairSegmenter` inside a logged/registered segmenter's MLflow model directory
+    (downloaded, or imported into a BentoML store): its artifacts hold the U²-Net model
+    directory (``config.json``) and ``segment.json``."""
+    model_path = Path(model_path)
+    cfg = next(iter(sorted(model_path.rglob("config.json"))), None)
+    seg = next(iter(sorted(model_path.rglob("segment.json"))), None)
+    if cfg is None or seg is None:
+        raise FileNotFoundError(f"{model_path}: no config.json/segment.json inside "
+                                "(not a logged ScalpVision segmenter)")
+    return load_segmenter_unit(cfg.parent, seg, **overrides)

@@ -33,15 +33,13 @@ def reference(served):
     import mlflow
 
     from scalpvision.io import read_image
-    from scalpvision.segmentation.store import load_segmenter_unit
+    from scalpvision.segmentation.store import load_logged_segmenter
 
     mlflow.set_tracking_uri(served.env["MLFLOW_TRACKING_URI"])
     local = Path(mlflow.artifacts.download_artifacts(
         "models:/scalpvision-hair-segmenter@champion", dst_path=str(served.tmp / "ref")))
     mlflow.set_tracking_uri(None)
-    seg = load_segmenter_unit(next(local.rglob("config.json")).parent,
-                              next(local.rglob("segment.json")))
-    return seg(read_image(served.image)).final
+    return load_logged_segmenter(local)(read_image(served.image)).final
 
 
 def test_readiness_and_health(served):
