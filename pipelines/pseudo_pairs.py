@@ -66,7 +66,8 @@ def main() -> None:
         patches = collect_patches(images(), (p.patch_width, p.patch_height),
                                   p.patches_per_image, filt)
         draw = HairDrawParams(p.hairs_min, p.hairs_max, p.width_min, p.width_max,
-                              p.dots_min, p.dots_max)
+                              p.dots_min, p.dots_max, alpha_min=p.alpha_min,
+                              shading_share=p.shading_share, edge_blur_max=p.edge_blur_max)
         rng = np.random.default_rng(p.seed)
         rows, sheet = [], []
         n_val = int(round(p.n_pairs * p.val_share))

@@ -1,4 +1,8 @@
-"""Stage `u2net`: train U²-Net on pseudo pairs, validate every epoch, keep the best, register it."""
+"""Stage `u2net`: train U²-Net on pseudo pairs, validate every epoch, keep the best, register it.
+
+With ``u2net.self_training_images`` > 0 the model then labels that many unlabelled training
+images itself (U²-Net -> prompts -> refiner, as ``segment`` configures it; their ground-truth
+masks are never read) and trains on them for ``self_training_epochs`` more epochs."""
 
 import argparse
 import json
@@ -32,9 +36,37 @@ def main() -> None:
     real_val = list(real_val[["path", "mask_path"]].head(p.val_real_images).itertuples(index=False))
     val_sets = {"pseudo": val[:p.val_pseudo_pairs], **({"real": real_val} if real_val else {})}
     model = build_u2net(p.variant, checkpoint=p.checkpoint or None)
+    self_labels = None
+    if p.self_training_images > 0 and p.self_training_epochs > 0:
+        seg_params = load_section("segment", args.params)
+        unlabelled = man.loc[man.split == "train", "path"].head(p.self_training_images).tolist()
+
+        def self_labels(m):
+            from scalpvision.io import ImageReadError, read_image
+            from scalpvision.segmentation.evaluation import prompt_params_from
+            from scalpvision.segmentation.refiners import make_refiner
+            from scalpvision.segmentation.segmenter import HairSegmenter
+            from scalpvision.segmentation.train import self_label
+
+            images = []
+            for f in unlabelled:
+                try:
+                    images.append(read_image(f))
+                except ImageReadError as exc:  # reported, never fatal
+                    print(f"self-training: skipped unreadable {exc}")
+            seg = HairSegmenter(m, make_refiner(seg_params.refiner, seg_params.sam_model,
+                                                seg_params.sam_checkpoint),
+                                prompt_params_from(seg_params), seg_params.ensemble_min_area,
+                                p.infer_long_side)
+            out = [(img, *self_label(res)) for img, (_, res) in
+                   zip(images, seg.map((i, img) for i, img in enumerate(images)))]
+            m.train()
+            return out
+
     cfg = TrainConfig(p.epochs, p.batch_size, p.lr, p.rescale, p.crop, p.seed, p.infer_long_side,
                       resolve_device(p.device), p.dice_weight, p.hair_crop_share,
-                      p.bn_recalibration_images, p.lr_schedule)
+                      p.bn_recalibration_images, p.lr_schedule, p.photometric,
+                      p.self_training_epochs, p.self_training_lr)
     with stage_run("u2net", {"u2net": as_dict(p)}, tracking,
                    deps=[pseudo.out_dir], tags={"model": f"u2net-{p.variant}", "device": cfg.device,
                                                 "init": p.checkpoint or "random"}) as run:
@@ -44,7 +76,7 @@ def main() -> None:
             model, train, val_sets, cfg,
             on_epoch=lambda ep, rec: mlflow.log_metrics(
                 {k: float(v) for k, v in rec.items() if k not in ("epoch", "best")}, step=ep),
-            select_on="real" if real_val else "pseudo")
+            select_on="real" if real_val else "pseudo", self_labels=self_labels)
         model.load_state_dict(best)
         best_rec = max(history, key=lambda r: r.get("val_dice_real", r.get("val_dice_pseudo", 0)))
         config = {"builder": "u2net", "kwargs": {"variant": p.variant},

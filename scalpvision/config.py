@@ -89,6 +89,9 @@ class PseudoParams:
     width_max: int = 7
     dots_min: int = 30
     dots_max: int = 150
+    alpha_min: float = 1.0  # paper: 1 (opaque hairs)
+    shading_share: float = 0.0  # paper: 0 (flat colour)
+    edge_blur_max: float = 0.0  # paper: 0 (sharp anti-aliased edges)
     val_share: float = 0.1
     out_dir: str = "data/pseudo"
 
@@ -106,6 +109,10 @@ class U2NetParams:
     hair_crop_share: float = 0.8  # paper: 0 (uniform random crops)
     bn_recalibration_images: int = 16  # precise BN on full-size images; paper: 0
     lr_schedule: str = "cosine"  # paper: constant
+    photometric: float = 0.0  # share of crops with image-only colour/light jitter; paper: 0
+    self_training_images: int = 0  # unlabelled train images the model labels itself; paper: 0
+    self_training_epochs: int = 0  # epochs on them (+ as many pseudo pairs); paper: 0
+    self_training_lr: float = 1e-4
     val_pseudo_pairs: int = 12
     infer_long_side: int = 640  # inference size (long side); the mask is resized back
     val_real_images: int = 8  # built-in val images with ground-truth masks checked each epoch

@@ -100,6 +100,9 @@ class HairDrawParams:
     dots_min: int = 30
     dots_max: int = 150
     blobs_max: int = 6
+    alpha_min: float = 1.0  # hair opacity drawn from [alpha_min, 1]; paper: 1 (opaque)
+    shading_share: float = 0.0  # share of hairs >= 3 px with a lighter core; paper: 0
+    edge_blur_max: float = 0.0  # Gaussian defocus sigma of the hair edges, up to; paper: 0
 
 
 def _curve_points(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
@@ -126,6 +129,37 @@ def _curve_points(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     return np.stack([c[0] + r * np.cos(t), c[1] + r * np.sin(t)], 1)
 
 
+def _blend_hair(img: np.ndarray, pts: np.ndarray, width: int, colour: np.ndarray,
+                rng: np.random.Generator, p: HairDrawParams) -> None:
+    """Alpha-blend one hair into ``img`` in place, inside the polyline's bounding box: opacity
+    from [alpha_min, 1], an optional lighter core (the specular stripe of a lit cylinder, seen
+    in real trichoscopy) and a Gaussian defocus of the coverage map."""
+    h, w = img.shape[:2]
+    sigma = float(rng.uniform(0, p.edge_blur_max)) if p.edge_blur_max > 0 else 0.0
+    m = width + int(3 * sigma) + 3
+    xy = pts / 16.0
+    x0, y0 = (np.floor(xy.min(0)) - m).astype(int).clip(0, [w, h])
+    x1, y1 = (np.ceil(xy.max(0)) + m + 1).astype(int).clip(0, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return
+    local = pts - np.array([x0, y0], np.int32) * 16
+    cov = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.polylines(cov, [local], False, 255, width, cv2.LINE_AA, shift=4)
+    cov = cov.astype(np.float32) / 255
+    paint = np.broadcast_to(colour, cov.shape + (3,))
+    if width >= 3 and rng.uniform() < p.shading_share:
+        core = np.zeros_like(cov, dtype=np.uint8)
+        cv2.polylines(core, [local], False, 255, max(1, width // 3), cv2.LINE_AA, shift=4)
+        core = cv2.GaussianBlur(core.astype(np.float32) / 255, (0, 0), max(0.5, width / 6))
+        light = np.clip(colour * rng.uniform(1.2, 1.8) + rng.uniform(15, 50), 0, 255)
+        paint = colour + (light - colour) * core[..., None]
+    if sigma > 0.2:
+        cov = cv2.GaussianBlur(cov, (0, 0), sigma)
+    a = (cov * rng.uniform(p.alpha_min, 1.0))[..., None]
+    roi = img[y0:y1, x0:x1].astype(np.float32)
+    img[y0:y1, x0:x1] = np.clip(roi * (1 - a) + paint * a + 0.5, 0, 255).astype(np.uint8)
+
+
 def draw_pseudo_hairs(background: np.ndarray, rng: np.random.Generator,
                       p: HairDrawParams = HairDrawParams()) -> tuple[np.ndarray, np.ndarray, int]:
     """Draw hairs into a copy of ``background`` ((H, W, 3) uint8 RGB).
@@ -140,10 +174,14 @@ def draw_pseudo_hairs(background: np.ndarray, rng: np.random.Generator,
     for _ in range(n):
         family = rng.choice(list(HAIR_COLOURS_RGB))
         cols = HAIR_COLOURS_RGB[family]
-        colour = tuple(int(v) for v in cols[rng.integers(len(cols))])
+        colour = np.array(cols[rng.integers(len(cols))], np.float32)
         width = int(rng.integers(p.width_min, p.width_max, endpoint=True))
         pts = np.round(_curve_points(rng, w, h) * 16).astype(np.int32)
-        cv2.polylines(img, [pts], False, colour, width, cv2.LINE_AA, shift=4)
+        if p.alpha_min >= 1 and p.shading_share <= 0 and p.edge_blur_max <= 0:
+            cv2.polylines(img, [pts], False, tuple(int(v) for v in colour), width, cv2.LINE_AA,
+                          shift=4)
+        else:
+            _blend_hair(img, pts, width, colour, rng, p)
         cv2.polylines(mask, [pts], False, 1, width, cv2.LINE_8, shift=4)
     for _ in range(int(rng.integers(p.dots_min, p.dots_max, endpoint=True))):
         x, y = int(rng.integers(0, w)), int(rng.integers(0, h))

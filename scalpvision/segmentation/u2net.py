@@ -142,23 +142,31 @@ class U2Net(nn.Module):
         return torch.sigmoid(self.forward(x)[0])
 
 
-def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
-    """1 - soft Dice of sigmoid(logits) against the target, per image then averaged."""
+def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0,
+                   weight: torch.Tensor | None = None) -> torch.Tensor:
+    """1 - soft Dice of sigmoid(logits) against the target, per image then averaged; pixels of
+    ``weight`` 0 take no part."""
     p = torch.sigmoid(logits).flatten(1)
     t = target.flatten(1)
+    if weight is not None:
+        w = weight.flatten(1)
+        p, t = p * w, t * w
     return (1 - (2 * (p * t).sum(1) + eps) / (p.sum(1) + t.sum(1) + eps)).mean()
 
 
 def multi_bce_loss(outputs: list[torch.Tensor], target: torch.Tensor,
-                   dice_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+                   dice_weight: float = 0.0, weight: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum of BCE over the seven outputs (reference §3 "multi-BCE fusion"), plus, when
     ``dice_weight`` > 0, that weight times a soft-Dice term on each output (not in the paper:
-    it speeds up learning of thin, rare hair pixels on a short CPU budget). Returns
+    it speeds up learning of thin, rare hair pixels on a short CPU budget). ``weight``
+    (B, 1, H, W): per-pixel loss weights, 0 = ignored (self-training's unsure pixels). Returns
     (total, fused-output BCE)."""
-    losses = [F.binary_cross_entropy_with_logits(o, target) for o in outputs]
+    losses = [F.binary_cross_entropy_with_logits(o, target, weight=weight) for o in outputs]
     total = torch.stack(losses).sum()
     if dice_weight > 0:
-        total = total + dice_weight * torch.stack([soft_dice_loss(o, target) for o in outputs]).sum()
+        total = total + dice_weight * torch.stack(
+            [soft_dice_loss(o, target, weight=weight) for o in outputs]).sum()
     return total, losses[0]
 
 

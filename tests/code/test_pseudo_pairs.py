@@ -62,3 +62,31 @@ def test_pairs_from_patches_and_error_without_patches():
     assert background_from_patch(patches[0][0], (640, 480), rng).shape == (480, 640, 3)
     with pytest.raises(ValueError, match="no hair-free patches"):
         next(iter_pseudo_pairs([], 1, rng))
+
+
+def test_blended_hairs_change_only_around_the_mask_and_keep_it_the_stroke():
+    """Translucent, shaded, defocused hairs: the mask stays the hard stroke, the image changes
+    on it (the hair is visible) and only within the defocus margin outside it."""
+    import cv2
+    bg = np.full((240, 320, 3), (190, 150, 130), np.uint8)
+    p = HairDrawParams(6, 6, width_min=5, width_max=7, dots_min=0, dots_max=0, blobs_max=0,
+                       alpha_min=0.6, shading_share=1.0, edge_blur_max=1.2)
+    img, mask, n = draw_pseudo_hairs(bg, np.random.default_rng(4), p)
+    assert n == 6 and mask.any()
+    diff = np.abs(img.astype(int) - bg).sum(2)
+    assert np.median(diff[mask]) > 30  # hairs are visible even at the lowest opacity
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)
+    assert diff[~near].max() == 0  # nothing is painted away from the strokes
+    # a lighter core: on wide hairs the centre line is brighter than the rim somewhere
+    opaque, _, _ = draw_pseudo_hairs(bg, np.random.default_rng(4),
+                                     HairDrawParams(6, 6, 5, 7, 0, 0, 0))
+    assert not np.array_equal(img, opaque)
+
+
+def test_paper_settings_draw_opaque_flat_hairs():
+    bg = np.full((120, 160, 3), 128, np.uint8)
+    p = HairDrawParams(2, 2, 3, 3, 0, 0, 0)
+    img, mask, _ = draw_pseudo_hairs(bg, np.random.default_rng(0), p)
+    inner = __import__("cv2").erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    cols = {tuple(c) for c in img[inner]}
+    assert 1 <= len(cols) <= 2  # one flat colour per hair

@@ -1,6 +1,7 @@
 """Every registered U²-Net variant builds, runs forward/backward on CPU at a small size, has
 the published parameter count, and round-trips through a checkpoint."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,3 +52,61 @@ def test_bn_recalibration_sets_stats_from_full_images():
     first = m.encoders[0].conv_in.bn
     assert not m.training and first.momentum == 0.1
     assert int(first.num_batches_tracked) == 2 and torch.isfinite(first.running_var).all()
+
+
+def test_photometric_jitter_changes_appearance_not_geometry():
+    from scalpvision.segmentation.train import TrainConfig, _sample, photometric_jitter
+    rng = np.random.default_rng(0)
+    img = np.full((64, 64, 3), (180, 140, 120), np.uint8)
+    img[30:34] = (40, 30, 20)  # a dark hair across the crop
+    outs = [photometric_jitter(img, np.random.default_rng(s)) for s in range(8)]
+    assert all(o.shape == img.shape and o.dtype == np.uint8 for o in outs)
+    assert len({o.tobytes() for o in outs}) == 8
+    # the hair stays darker than the skin around it under every jitter
+    assert all(o[30:34].mean() < o[10:20].mean() - 20 for o in outs)
+    assert np.array_equal(photometric_jitter(img, np.random.default_rng(3)), outs[3])
+    mask = np.zeros((64, 64), bool)
+    mask[30:34] = True
+    cfg = TrainConfig(crop=64, photometric=1.0)
+    x, m, w = _sample(img, mask, cfg, rng)
+    assert m.sum() == mask.sum() and not np.array_equal(x, img) and w.min() == 1
+
+
+def test_predict_prob_mirrors_the_border_and_returns_the_image_size():
+    from scalpvision.segmentation.train import predict_prob
+    model = U2NET_REGISTRY["lite"]().eval()
+    img = np.random.default_rng(0).integers(0, 255, (90, 130, 3), dtype=np.uint8)
+    a, b = predict_prob(model, img, 128), predict_prob(model, img, 128, pad=0)
+    assert a.shape == b.shape == (90, 130) and 0 <= a.min() and a.max() <= 1
+    assert not np.allclose(a, b)  # the mirrored border reaches the network's output
+
+
+def test_self_label_trusts_the_refined_mask_and_ignores_disagreement():
+    from types import SimpleNamespace
+
+    from scalpvision.segmentation.train import self_label
+    refined = np.zeros((40, 40), bool)
+    refined[10:14, 5:35] = True  # a hair the refiner grew
+    prob = np.zeros((40, 40), np.float32)
+    prob[10:14, 5:35] = 0.9
+    prob[25:28, 5:35] = 0.3  # U²-Net leans to hair here, the refiner disagrees
+    mask, weight = self_label(SimpleNamespace(refined=refined, prob=prob), unsure_below=0.15)
+    assert np.array_equal(mask, refined)
+    assert (weight[25:28, 5:35] == 0).all()  # unsure: no loss either way
+    assert weight[11:13, 10:30].min() == 1 and weight[35:, :].min() == 1  # sure hair, sure skin
+    assert weight[9, 20] == 0 or weight[10, 20] == 0  # the edge band is not trusted
+
+
+def test_zero_weight_pixels_do_not_move_the_loss():
+    torch.manual_seed(0)
+    outs = [torch.randn(2, 1, 16, 16) for _ in range(7)]
+    target = (torch.rand(2, 1, 16, 16) > 0.5).float()
+    w = torch.ones_like(target)
+    w[:, :, :8] = 0
+    flipped = target.clone()
+    flipped[:, :, :8] = 1 - flipped[:, :, :8]  # change the labels only where the weight is 0
+    a, _ = multi_bce_loss(outs, target, 1.0, w)
+    b, _ = multi_bce_loss(outs, flipped, 1.0, w)
+    assert torch.allclose(a, b)
+    c, _ = multi_bce_loss(outs, flipped, 1.0)
+    assert not torch.allclose(a, c)
