@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from scalpvision.config import as_dict, load_section
 from scalpvision.entry import run_main
-from scalpvision.io import ImageReadError, read_image, write_mask
+from scalpvision.io import ImageReadError, iter_images, write_mask
 from scalpvision.segmentation.store import build_segmenter
 from scalpvision.tracking import stage_run
 
@@ -35,33 +35,37 @@ def main() -> None:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     reuse = Path(p.reuse_dir)
-    seg, refiner_name = None, ""
+    refiner_name = ""
     made, copied, bad, seconds = 0, 0, [], []
     with stage_run("hair_masks", {"hair_masks": as_dict(p)}, tracking,
                    deps=[p.manifest, u.out_dir]) as _:
         import mlflow
 
-        for r in tqdm(list(rows.itertuples()), desc="hair masks", unit="img"):
+        todo = []
+        for r in rows.itertuples():
             stem = Path(r.path).stem
             if (reuse / f"{stem}.png").is_file():
                 shutil.copy2(reuse / f"{stem}.png", out / f"{stem}.png")
                 copied += 1
-                continue
-            if seg is None:
-                seg, _ = build_segmenter(u.out_dir, s)
-                refiner_name = seg.refiner.name
-            try:
-                image = read_image(r.path)
-            except ImageReadError as exc:
-                bad.append(str(exc))
-                continue
+            else:
+                todo.append(r.path)
+
+        if todo:
+            seg, _ = build_segmenter(u.out_dir, s)
+            refiner_name = seg.refiner.name
             t0 = time.perf_counter()
-            write_mask(out / f"{stem}.png", seg(image).final)
+            for path, res in tqdm(seg.map(iter_images(todo)), total=len(todo), desc="hair masks",
+                                  unit="img"):
+                if isinstance(res, Exception):  # reported, never fatal for the batch
+                    bad.append(str(res) if isinstance(res, ImageReadError)
+                               else f"{path}: {type(res).__name__}: {res}")
+                    continue
+                write_mask(out / f"{Path(path).stem}.png", res.final)
+                made += 1
             seconds.append(time.perf_counter() - t0)
-            made += 1
         metrics = {"images": int(len(rows)), "segmented": made, "reused": copied,
                    "unreadable": len(bad),
-                   "seconds_per_image": round(sum(seconds) / len(seconds), 3) if seconds else 0.0}
+                   "seconds_per_image": round(sum(seconds) / made, 3) if made else 0.0}
         mlflow.log_metrics(metrics)
         mlflow.set_tag("refiner", refiner_name or "reused")
         if bad:

@@ -161,7 +161,7 @@ def cmd_segment(args) -> int:
     from tqdm import tqdm
 
     from scalpvision.config import load_section
-    from scalpvision.io import ImageReadError, list_images, read_image, write_mask
+    from scalpvision.io import ImageReadError, iter_images, list_images, write_mask
     from dataclasses import replace
 
     from scalpvision.segmentation.store import build_segmenter, resolve_segmenter_dir
@@ -179,20 +179,22 @@ def cmd_segment(args) -> int:
     failed, t0 = [], time.perf_counter()
     with open(out / "segment_report.csv", "w", encoding="utf-8") as rep:
         rep.write("file,status,hair_share,detail\n")
-        for f in tqdm(files, unit="img"):
-            try:
-                res = seg(read_image(f))
-            except ImageReadError as exc:
-                failed.append(str(exc))
-                rep.write(f"\"{f}\",unreadable,,\"{exc}\"\n")
+
+        for f, res in tqdm(seg.map(iter_images(files)), total=len(files), unit="img"):
+            if isinstance(res, Exception):  # unreadable, or failed inside the segmenter
+                msg = str(res) if isinstance(res, ImageReadError) else f"{f}: {res}"
+                status = "unreadable" if isinstance(res, ImageReadError) else "failed"
+                failed.append((status, msg))
+                rep.write(f"\"{f}\",{status},,\"{msg}\"\n")
                 continue
             write_mask(out / f"{f.stem}.png", res.final)
             rep.write(f"\"{f}\",ok,{res.final.mean():.5f},\n")
     dt = time.perf_counter() - t0
-    for msg in failed:
-        print(f"unreadable: {msg}", file=sys.stderr)
+    for status, msg in failed:
+        print(f"{status}: {msg}", file=sys.stderr)
     print(json.dumps({"images": len(files), "masks_written": len(files) - len(failed),
-                      "unreadable": len(failed), "seconds_per_image": round(dt / len(files), 3),
+                      "unreadable": sum(st == "unreadable" for st, _ in failed),
+                      "failed": sum(st == "failed" for st, _ in failed), "seconds_per_image": round(dt / len(files), 3),
                       "out": str(out), "report": str(out / "segment_report.csv")}))
     return 0
 

@@ -46,6 +46,16 @@ def to_rgb_uint8(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
+def iter_images(paths):
+    """``(path, image)`` for each path, in order, reading lazily; an unreadable file gives
+    ``(path, ImageReadError)`` instead of raising, so a batch reports it and goes on."""
+    for path in paths:
+        try:
+            yield path, read_image(path)
+        except ImageReadError as exc:
+            yield path, exc
+
+
 def write_image(path: str | Path, image: np.ndarray, quality: int = 92) -> None:
     """Write ``(H, W, 3) uint8 RGB``; JPEG for .jpg/.jpeg, lossless otherwise."""
     path = Path(path)
