@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from scalpvision.segmentation.morphology import remove_small_components, skeletonize
+from scalpvision.segmentation.morphology import Components, remove_small_components, skeletonize
 
 
 @dataclass(frozen=True)
@@ -125,13 +125,16 @@ def _find(parent: np.ndarray, i: int) -> int:
 
 
 def count_strands(mask: np.ndarray, p: StrandParams = StrandParams(),
-                  skeleton: np.ndarray | None = None) -> tuple[int, dict]:
+                  skeleton: np.ndarray | None = None,
+                  components: Components | None = None) -> tuple[int, dict]:
     """Count hairs as strands of a skeleton graph: branches between junctions are joined through
     a junction when they leave it in nearly opposite directions (good continuation), so two
     crossing hairs stay two, a curved hair stays one, and hairs fanning out of one follicular
-    unit stay apart. Returns (count, details). ``skeleton``: as in ``measure_thickness``."""
-    m = remove_small_components(mask.astype(bool), p.min_area)
-    sk = skeleton & m if skeleton is not None else skeletonize(m)
+    unit stay apart. Returns (count, details). ``skeleton``, ``components``: as in
+    ``measure_thickness``."""
+    comps = components if components is not None else Components.of(mask)
+    m = comps.at_least(p.min_area)
+    sk = skeleton & m if skeleton is not None else skeletonize(m, comps)
     if not sk.any():
         return 0, {"branches": 0, "junctions": 0}
     sk8 = sk.astype(np.uint8)
@@ -160,30 +163,42 @@ def count_strands(mask: np.ndarray, p: StrandParams = StrandParams(),
     spur = (degree == 1) & (length < p.spur_length)
     parent = np.arange(n_b)
     cos_lim = -np.cos(np.radians(p.continue_angle_deg))
-    for j in np.unique(pairs[:, 1]) if len(pairs) else []:
-        ends = [b for b in pairs[pairs[:, 1] == j, 0] if not spur[b] and b > 0]
-        if len(ends) < 2:
-            continue
-        c = np.array([jcx[j], jcy[j]])
-        vecs = []
-        for b in ends:
-            pts = np.stack([xs[starts[b]:starts[b + 1]], ys[starts[b]:starts[b + 1]]], 1)
-            near = pts[np.hypot(*(pts - c).T) <= p.direction_radius]
-            v = (near if len(near) else pts).mean(0) - c
-            vecs.append(v / max(np.hypot(*v), 1e-9))
-        vecs = np.array(vecs)
-        cos = vecs @ vecs.T
-        np.fill_diagonal(cos, 1.0)
-        used = np.zeros(len(ends), bool)
-        for flat in np.argsort(cos, axis=None):  # most opposite pairs first
-            a, b = divmod(int(flat), len(ends))
-            if cos[a, b] > cos_lim:
-                break
-            if used[a] or used[b]:
+    pairs = pairs[(pairs[:, 0] > 0) & ~spur[pairs[:, 0]]] if len(pairs) else pairs
+    if len(pairs):
+        # direction in which each branch leaves each junction it touches: the mean of its
+        # pixels within direction_radius of the junction centre (all of them if none is),
+        # for all (branch, junction) contacts at once
+        bl = starts[pairs[:, 0] + 1] - starts[pairs[:, 0]]
+        pid = np.repeat(np.arange(len(pairs)), bl)
+        pix = np.arange(len(pid)) - np.repeat(np.cumsum(bl) - bl, bl) + starts[pairs[pid, 0]]
+        dx = xs[pix] - jcx[pairs[pid, 1]]
+        dy = ys[pix] - jcy[pairs[pid, 1]]
+        near = np.hypot(dx, dy) <= p.direction_radius
+        n_near = np.bincount(pid, near, len(pairs))
+        use = near | (n_near[pid] == 0)
+        n_use = np.bincount(pid, use, len(pairs))
+        vx = np.bincount(pid, dx * use, len(pairs)) / n_use
+        vy = np.bincount(pid, dy * use, len(pairs)) / n_use
+        norm = np.maximum(np.hypot(vx, vy), 1e-9)
+        dirs = np.stack([vx / norm, vy / norm], 1)
+        order = np.argsort(pairs[:, 1], kind="stable")
+        bounds = np.searchsorted(pairs[order, 1], np.unique(pairs[:, 1]))
+        for group in np.split(order, bounds[1:]):
+            if len(group) < 2:
                 continue
-            used[a] = used[b] = True
-            ra, rb = _find(parent, ends[a]), _find(parent, ends[b])
-            parent[max(ra, rb)] = min(ra, rb)
+            ends, vecs = pairs[group, 0], dirs[group]
+            cos = vecs @ vecs.T
+            np.fill_diagonal(cos, 1.0)
+            used = np.zeros(len(ends), bool)
+            for flat in np.argsort(cos, axis=None):  # most opposite pairs first
+                a, b = divmod(int(flat), len(ends))
+                if cos[a, b] > cos_lim:
+                    break
+                if used[a] or used[b]:
+                    continue
+                used[a] = used[b] = True
+                ra, rb = _find(parent, ends[a]), _find(parent, ends[b])
+                parent[max(ra, rb)] = min(ra, rb)
     roots = np.array([_find(parent, b) for b in range(n_b)])
     keep = (np.arange(n_b) > 0) & ~spur
     strand_len = np.bincount(roots[keep], weights=length[keep], minlength=n_b)
@@ -192,10 +207,10 @@ def count_strands(mask: np.ndarray, p: StrandParams = StrandParams(),
 
 
 def count_hairs(mask: np.ndarray, p: CountParams = CountParams(),
-                skeleton: np.ndarray | None = None) -> int:
+                skeleton: np.ndarray | None = None, components: Components | None = None) -> int:
     """Number of hairs in a (H, W) bool mask; an empty mask counts 0."""
     if p.method == "strands":
-        return count_strands(mask, p.strands, skeleton)[0]
+        return count_strands(mask, p.strands, skeleton, components)[0]
     if p.method == "hough":
         return count_hough(hough_segments(mask, p), p)
     raise ValueError(f"unknown count method {p.method!r}; valid: strands, hough")

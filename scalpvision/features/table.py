@@ -8,7 +8,7 @@ import numpy as np
 
 from scalpvision.features.count import CountParams, count_hairs
 from scalpvision.features.thickness import ThicknessParams, measure_thickness
-from scalpvision.segmentation.morphology import remove_small_components, skeletonize
+from scalpvision.segmentation.morphology import Components, skeletonize
 
 PAPER_FEATURES = ("length", "iqr_mean", "iqr_median", "mean", "median", "hair_count")
 
@@ -26,11 +26,11 @@ def hair_features(mask: np.ndarray, um_per_px: float = 0.0, vellus_um: float = 4
                   thickness: ThicknessParams = ThicknessParams(),
                   count: CountParams = CountParams()) -> dict[str, float]:
     """Feature dict for one (H, W) bool hair mask; an empty mask gives zeros, never NaN."""
-    # one thinning serves thickness and count (each keeps its own components of it)
-    m = remove_small_components(mask.astype(bool), min(thickness.min_area,
-                                                       count.strands.min_area))
-    skel = skeletonize(m)
-    w = measure_thickness(m, thickness, skel).widths
+    # one labelling and one thinning serve thickness and count (each keeps its own components)
+    comps = Components.of(mask)
+    m = comps.at_least(min(thickness.min_area, count.strands.min_area))
+    skel = skeletonize(m, comps)
+    w = measure_thickness(m, thickness, skel, comps).widths
     f = iqr_filter(w)
     feats = {
         "length": float(len(w)),
@@ -38,7 +38,7 @@ def hair_features(mask: np.ndarray, um_per_px: float = 0.0, vellus_um: float = 4
         "iqr_median": float(np.median(f)) if len(f) else 0.0,
         "mean": float(w.mean()) if len(w) else 0.0,
         "median": float(np.median(w)) if len(w) else 0.0,
-        "hair_count": float(count_hairs(m, count, skel)),
+        "hair_count": float(count_hairs(m, count, skel, comps)),
     }
     if um_per_px > 0:
         h, wd = mask.shape

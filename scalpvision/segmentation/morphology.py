@@ -3,6 +3,8 @@ binarise, remove small components, skeletonise, equal-box NMS. Pure functions on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from skimage.morphology import skeletonize as _sk_skeletonize
@@ -26,21 +28,49 @@ def remove_small_components(mask: np.ndarray, min_area: int, connectivity: int =
     return keep[labels]
 
 
-def skeletonize(mask: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class Components:
+    """The 8-connected components of one mask, labelled once and shared by the steps that
+    filter it by size (features: thinning, thickness and count each used to relabel it).
+    ``labels`` (H, W) int32, 0 = background; ``stats`` (n, 5) as OpenCV's."""
+
+    labels: np.ndarray
+    stats: np.ndarray
+
+    @classmethod
+    def of(cls, mask: np.ndarray) -> "Components":
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8),
+                                                               connectivity=8)
+        return cls(labels, stats)
+
+    def at_least(self, min_area: int) -> np.ndarray:
+        """(H, W) bool: the components of at least ``min_area`` pixels, as
+        :func:`remove_small_components` with connectivity 8 gives them."""
+        keep = self.stats[:, cv2.CC_STAT_AREA] >= min_area
+        keep[0] = False
+        return keep[self.labels]
+
+
+def skeletonize(mask: np.ndarray, components: Components | None = None) -> np.ndarray:
     """One-pixel-wide skeleton ((H, W) bool) by Zhang-Suen thinning (scikit-image), as the paper
     cites; the reference code used a morphological (Lantuejoul) skeleton instead.
 
     Zhang-Suen can erase a whole thin diagonal staircase band (seen: a 3-px hair at 45 degrees
     thinned to one pixel). Components whose skeleton is shorter than a quarter of their bounding
-    box's long side are thinned again with Lee's method, which does not have that failure."""
+    box's long side are thinned again with Lee's method, which does not have that failure.
+
+    ``components``: those of ``mask`` or of a mask that ``mask`` keeps whole components of."""
     mask = mask.astype(bool)
     skel = _sk_skeletonize(mask)
     if not mask.any():
         return skel
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    comps = components if components is not None else Components.of(mask)
+    labels, stats = comps.labels, comps.stats
+    n = len(stats)
+    present = np.bincount(labels[mask], minlength=n) > 0
     length = np.bincount(labels[skel], minlength=n)
     extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    for k in np.nonzero((length < extent / 4) & (extent >= 12))[0]:
+    for k in np.nonzero((length < extent / 4) & (extent >= 12) & present)[0]:
         if k == 0:
             continue
         x, y, w, h = stats[k, :4]

@@ -139,3 +139,47 @@ def test_no_positive_prompts_on_round_blobs():
     assert bar[xy[:, 1], xy[:, 0]].any()
     xy = np.round(make_prompts((m | bar).astype(np.float32)).positive_xy).astype(int)
     assert not bar[xy[:, 1], xy[:, 0]].any()
+
+
+def test_segmenter_map_keeps_order_passes_failures_and_matches_single_calls():
+    """The pipelined map gives, in input order, exactly what one call per image gives; an
+    unreadable item and an image that breaks the segmenter come back as their errors."""
+    import torch
+
+    from scalpvision.segmentation.refiners import make_refiner
+    from scalpvision.segmentation.segmenter import HairSegmenter
+    from scalpvision.segmentation.u2net import U2NET_REGISTRY
+
+    torch.manual_seed(0)
+    seg = HairSegmenter(U2NET_REGISTRY["lite"](), make_refiner("grabcut"),
+                        PromptParams(min_area=0), ensemble_min_area=0, long_side=128)
+    rng = np.random.default_rng(1)
+    imgs = [rng.integers(0, 255, (96, 128, 3), dtype=np.uint8) for _ in range(3)]
+    for im in imgs:
+        cv2.line(im, (5, 10), (120, 80), (10, 10, 10), 5)
+    items = [("a", imgs[0]), ("bad", OSError("x.jpg: not an image")), ("b", imgs[1]),
+             ("broken", np.zeros((0, 0, 3), np.uint8)), ("c", imgs[2])]
+    out = list(seg.map(iter(items)))
+    assert [k for k, _ in out] == ["a", "bad", "b", "broken", "c"]
+    assert isinstance(out[1][1], OSError) and isinstance(out[3][1], Exception)
+    for (_, res), im in zip([out[0], out[2], out[4]], imgs):
+        assert np.array_equal(res.final, seg(im).final)
+
+
+def test_shared_components_give_the_same_filters_and_skeleton():
+    """One labelling serves every size filter and the thinning: the same results as labelling
+    again for each (what hair_features relies on)."""
+    from scalpvision.segmentation.morphology import Components
+    rng = np.random.default_rng(5)
+    mask = np.zeros((200, 260), np.uint8)
+    for _ in range(25):
+        p0, p1 = rng.integers(0, 260, 2), rng.integers(0, 200, 2)
+        cv2.line(mask, (int(p0[0]), int(p1[0])), (int(p0[1]), int(p1[1])), 1,
+                 int(rng.integers(1, 6)))
+    mask[rng.random(mask.shape) < 0.01] = 1  # specks: components of 1-2 px
+    mask = mask.astype(bool)
+    comps = Components.of(mask)
+    for area in (0, 2, 30, 150, 250):
+        assert np.array_equal(comps.at_least(area), remove_small_components(mask, area))
+    kept = comps.at_least(150)
+    assert np.array_equal(skeletonize(kept, comps), skeletonize(kept))
