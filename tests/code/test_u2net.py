@@ -110,3 +110,34 @@ def test_zero_weight_pixels_do_not_move_the_loss():
     assert torch.allclose(a, b)
     c, _ = multi_bce_loss(outs, flipped, 1.0)
     assert not torch.allclose(a, c)
+
+
+def test_self_training_phase_runs_after_the_pseudo_epochs_and_keeps_the_best(tmp_path):
+    from scalpvision.io import write_image, write_mask
+    from scalpvision.segmentation.train import TrainConfig, train_u2net
+    rng = np.random.default_rng(0)
+    pairs = []
+    for k in range(4):
+        img = np.full((64, 64, 3), 170, np.uint8)
+        mask = np.zeros((64, 64), bool)
+        mask[:, 20 + 5 * k:24 + 5 * k] = True
+        img[mask] = 40
+        write_image(tmp_path / f"i{k}.png", img)
+        write_mask(tmp_path / f"m{k}.png", mask)
+        pairs.append((str(tmp_path / f"i{k}.png"), str(tmp_path / f"m{k}.png")))
+    calls = []
+
+    def self_labels(model):
+        calls.append(model.training)
+        img = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        return [(img, np.zeros((64, 64), bool), np.ones((64, 64), np.float32))] * 2
+
+    cfg = TrainConfig(epochs=1, batch_size=2, crop=32, infer_long_side=64,
+                      self_training_epochs=1)
+    best, history = train_u2net(U2NET_REGISTRY["lite"](), pairs, {"pseudo": pairs[:1]}, cfg,
+                                self_labels=self_labels)
+    assert len(calls) == 1
+    assert [h["phase"] for h in history] == ["pseudo pairs", "self-training"]
+    assert sum(bool(h.get("best")) for h in history) >= 1 and best is not None
+    best_rec = max(history, key=lambda h: h["val_dice_pseudo"])
+    assert best_rec.get("best")  # the kept state is the best validated epoch of either phase
