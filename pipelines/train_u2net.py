@@ -58,8 +58,12 @@ def main() -> None:
                                                 seg_params.sam_checkpoint),
                                 prompt_params_from(seg_params), seg_params.ensemble_min_area,
                                 p.infer_long_side)
-            out = [(img, *self_label(res)) for img, (_, res) in
-                   zip(images, seg.map((i, img) for i, img in enumerate(images)))]
+            out = []
+            for img, (_, res) in zip(images, seg.map((i, img) for i, img in enumerate(images))):
+                if isinstance(res, Exception):  # reported, the others still label
+                    print(f"self-training: an image failed in the segmenter: {res}")
+                else:
+                    out.append((img, *self_label(res)))
             m.train()
             return out
 
