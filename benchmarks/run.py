@@ -98,10 +98,10 @@ def _step(name: str, repeats: int, sam_variant: str, q) -> None:
         from scalpvision.features.thickness import measure_thickness, reference_walk_widths
         r = measure_thickness(mask)
         fn = lambda: reference_walk_widths(mask, r.centers_xy, r.angles_deg)  # noqa: E731
-        repeats = 1
+        repeats = min(repeats, 5)
     elif name == "thickness_reference_full":  # the whole reference procedure, plainly written
         fn = lambda: _reference_thickness(mask)  # noqa: E731
-        repeats = 1
+        repeats = min(repeats, 5)
     elif name.startswith("count_"):
         from scalpvision.features.count import CountParams, count_hairs
         cp = CountParams(method=name.split("_")[1])

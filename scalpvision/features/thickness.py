@@ -71,19 +71,20 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
     pts = np.stack([xs, ys], 1).astype(np.float64)
     centres = pts[box_nms_points(pts, p.box, p.nms_overlap)]
     half = p.box // 2
-    # per-box PCA moments from the skeleton points in each box [c - half, c + half): candidate
-    # points from a k-d tree (Chebyshev radius), exact bounds, then per-box sums by bincount
-    # (integer coordinates: the sums are exact, whatever the order)
-    from scipy.spatial import cKDTree
-
-    cx, cy = centres[:, 0].astype(int), centres[:, 1].astype(int)
-    near = cKDTree(pts).query_ball_point(centres, r=half, p=np.inf)
-    owner = np.repeat(np.arange(len(centres)), [len(v) for v in near])
-    idx = np.fromiter((j for v in near for j in v), int, len(owner))
-    x, y = pts[idx, 0], pts[idx, 1]
-    keep = ((x >= (cx - half)[owner]) & (x < (cx + half)[owner])
-            & (y >= (cy - half)[owner]) & (y < (cy + half)[owner]))
-    o, x, y, k = owner[keep], x[keep], y[keep], len(centres)
+    # per-box PCA moments from the skeleton points in each box [c - half, c + half): every
+    # box's window read from a raster of the kept skeleton (boxes x b^2 lookups, no search
+    # structure), then per-box sums by bincount (integer coordinates: the sums are exact)
+    h, w = sk.shape
+    kept = np.zeros((h, w), bool)
+    kept[ys, xs] = True
+    cx, cy = centres[:, 0].astype(np.intp), centres[:, 1].astype(np.intp)
+    oy, ox = np.divmod(np.arange(p.box * p.box), p.box)
+    gx, gy = cx[:, None] + (ox - half), cy[:, None] + (oy - half)  # (K, b^2)
+    inside = (gx >= 0) & (gx < w) & (gy >= 0) & (gy < h)
+    hit = np.zeros(gx.shape, bool)
+    hit[inside] = kept[gy[inside], gx[inside]]
+    o, flat = np.nonzero(hit)
+    x, y, k = gx[o, flat].astype(np.float64), gy[o, flat].astype(np.float64), len(centres)
     n = np.bincount(o, minlength=k).astype(np.float64)
     sx, sy = np.bincount(o, x, k), np.bincount(o, y, k)
     sxx, syy, sxy = np.bincount(o, x * x, k), np.bincount(o, y * y, k), np.bincount(o, x * y, k)

@@ -67,15 +67,15 @@ def skeletonize(mask: np.ndarray, components: Components | None = None) -> np.nd
     comps = components if components is not None else Components.of(mask)
     labels, stats = comps.labels, comps.stats
     n = len(stats)
-    present = np.bincount(labels[mask], minlength=n) > 0
     length = np.bincount(labels[skel], minlength=n)
     extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    for k in np.nonzero((length < extent / 4) & (extent >= 12) & present)[0]:
+    for k in np.nonzero((length < extent / 4) & (extent >= 12))[0]:
         if k == 0:
             continue
         x, y, w, h = stats[k, :4]
-        comp = labels[y:y + h, x:x + w] == k
-        skel[y:y + h, x:x + w] |= _sk_skeletonize(comp, method="lee").astype(bool) & comp
+        comp = (labels[y:y + h, x:x + w] == k) & mask[y:y + h, x:x + w]
+        if comp.any():  # components ``mask`` dropped are not thinned
+            skel[y:y + h, x:x + w] |= _sk_skeletonize(comp, method="lee").astype(bool) & comp
     return skel
 
 
