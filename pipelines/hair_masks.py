@@ -36,7 +36,7 @@ def main() -> None:
     out.mkdir(parents=True)
     reuse = Path(p.reuse_dir)
     refiner_name = ""
-    made, copied, bad, seconds = 0, 0, [], []
+    made, copied, bad, elapsed = 0, 0, [], 0.0
     with stage_run("hair_masks", {"hair_masks": as_dict(p)}, tracking,
                    deps=[p.manifest, u.out_dir]) as _:
         import mlflow
@@ -62,10 +62,10 @@ def main() -> None:
                     continue
                 write_mask(out / f"{Path(path).stem}.png", res.final)
                 made += 1
-            seconds.append(time.perf_counter() - t0)
+            elapsed = time.perf_counter() - t0
         metrics = {"images": int(len(rows)), "segmented": made, "reused": copied,
                    "unreadable": len(bad),
-                   "seconds_per_image": round(sum(seconds) / made, 3) if made else 0.0}
+                   "seconds_per_image": round(elapsed / made, 3) if made else 0.0}
         mlflow.log_metrics(metrics)
         mlflow.set_tag("refiner", refiner_name or "reused")
         if bad:

@@ -42,26 +42,16 @@ def main() -> None:
         unlabelled = man.loc[man.split == "train", "path"].head(p.self_training_images).tolist()
 
         def self_labels(m):
-            from scalpvision.io import ImageReadError, read_image
-            from scalpvision.segmentation.evaluation import prompt_params_from
-            from scalpvision.segmentation.refiners import make_refiner
-            from scalpvision.segmentation.segmenter import HairSegmenter
+            from scalpvision.io import iter_images
+            from scalpvision.segmentation.store import segmenter_for
             from scalpvision.segmentation.train import self_label
 
-            images = []
-            for f in unlabelled:
-                try:
-                    images.append(read_image(f))
-                except ImageReadError as exc:  # reported, never fatal
-                    print(f"self-training: skipped unreadable {exc}")
-            seg = HairSegmenter(m, make_refiner(seg_params.refiner, seg_params.sam_model,
-                                                seg_params.sam_checkpoint),
-                                prompt_params_from(seg_params), seg_params.ensemble_min_area,
-                                p.infer_long_side)
+            seg = segmenter_for(m, seg_params, p.infer_long_side)
+            loaded = list(iter_images(unlabelled))
             out = []
-            for img, (_, res) in zip(images, seg.map((i, img) for i, img in enumerate(images))):
+            for (f, img), (_, res) in zip(loaded, seg.map(loaded)):
                 if isinstance(res, Exception):  # reported, the others still label
-                    print(f"self-training: an image failed in the segmenter: {res}")
+                    print(f"self-training: skipped {f}: {res}")
                 else:
                     out.append((img, *self_label(res)))
             m.train()

@@ -80,9 +80,9 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
     cx, cy = centres[:, 0].astype(np.intp), centres[:, 1].astype(np.intp)
     oy, ox = np.divmod(np.arange(p.box * p.box), p.box)
     gx, gy = cx[:, None] + (ox - half), cy[:, None] + (oy - half)  # (K, b^2)
-    inside = (gx >= 0) & (gx < w) & (gy >= 0) & (gy < h)
+    in_frame = (gx >= 0) & (gx < w) & (gy >= 0) & (gy < h)
     hit = np.zeros(gx.shape, bool)
-    hit[inside] = kept[gy[inside], gx[inside]]
+    hit[in_frame] = kept[gy[in_frame], gx[in_frame]]
     o, flat = np.nonzero(hit)
     x, y, k = gx[o, flat].astype(np.float64), gy[o, flat].astype(np.float64), len(centres)
     n = np.bincount(o, minlength=k).astype(np.float64)
@@ -132,8 +132,8 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
                           cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
     per_line = run_length(1.0) + run_length(-1.0)  # (K, L)
     per_line = np.where(centre_in, per_line, np.nan)
-    enough = np.isfinite(per_line).sum(1) >= max(1, p.n_lines // 2)
     n_ok = np.isfinite(per_line).sum(1)
+    enough = n_ok >= max(1, p.n_lines // 2)
     width = np.where(enough, np.nansum(per_line, 1) / np.maximum(n_ok, 1), np.nan)
     good = np.isfinite(width)
     return ThicknessResult(width[good], np.stack([mx, my], 1)[good],

@@ -46,18 +46,24 @@ def resolve_segmenter_dir(explicit: str = "", params_path: str = "params.yaml") 
                             "run `dvc repro u2net` or pass --model DIR")
 
 
-def build_segmenter(model_dir: str | Path, s):
-    """The :class:`HairSegmenter` of a model directory and ``segment`` settings (a
-    ``SegmentParams``); returns (segmenter, the model directory's config)."""
-    from scalpvision.checkpoints import load_model_dir
+def segmenter_for(model, s, long_side: int):
+    """The :class:`HairSegmenter` around a U²-Net ``model`` in memory, with ``segment``
+    settings (a ``SegmentParams``): its refiner, prompt parameters and ensemble size."""
     from scalpvision.segmentation.evaluation import prompt_params_from
     from scalpvision.segmentation.refiners import make_refiner
     from scalpvision.segmentation.segmenter import HairSegmenter
 
-    model, cfg = load_model_dir(model_dir)
     refiner = make_refiner(s.refiner, s.sam_model, s.sam_checkpoint)
-    return HairSegmenter(model, refiner, prompt_params_from(s), s.ensemble_min_area,
-                         cfg["preprocessing"]["infer_long_side"]), cfg
+    return HairSegmenter(model, refiner, prompt_params_from(s), s.ensemble_min_area, long_side)
+
+
+def build_segmenter(model_dir: str | Path, s):
+    """The :class:`HairSegmenter` of a model directory and ``segment`` settings (a
+    ``SegmentParams``); returns (segmenter, the model directory's config)."""
+    from scalpvision.checkpoints import load_model_dir
+
+    model, cfg = load_model_dir(model_dir)
+    return segmenter_for(model, s, cfg["preprocessing"]["infer_long_side"]), cfg
 
 
 def load_segmenter_unit(model_dir: Path, segment_config: Path | None = None, **overrides):
