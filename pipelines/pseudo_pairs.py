@@ -4,6 +4,7 @@ import argparse
 import json
 import logging
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -65,9 +66,8 @@ def main() -> None:
         filt = PatchFilter(max_ridge_share=p.max_ridge_share, ridge_threshold=p.ridge_threshold)
         patches = collect_patches(images(), (p.patch_width, p.patch_height),
                                   p.patches_per_image, filt)
-        draw = HairDrawParams(p.hairs_min, p.hairs_max, p.width_min, p.width_max,
-                              p.dots_min, p.dots_max, alpha_min=p.alpha_min,
-                              shading_share=p.shading_share, edge_blur_max=p.edge_blur_max)
+        draw = HairDrawParams(**{f.name: getattr(p, f.name) for f in fields(HairDrawParams)
+                                 if hasattr(p, f.name)})
         rng = np.random.default_rng(p.seed)
         rows, sheet = [], []
         n_val = int(round(p.n_pairs * p.val_share))

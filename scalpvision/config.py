@@ -92,6 +92,10 @@ class PseudoParams:
     alpha_min: float = 1.0  # paper: 1 (opaque hairs)
     shading_share: float = 0.0  # paper: 0 (flat colour)
     edge_blur_max: float = 0.0  # paper: 0 (sharp anti-aliased edges)
+    relative_colour_share: float = 0.0  # paper: 0 (the four colour families only)
+    contrast_min: float = 25.0
+    contrast_max: float = 160.0
+    light_share: float = 0.25
     val_share: float = 0.1
     out_dir: str = "data/pseudo"
 
@@ -138,7 +142,9 @@ class SegmentParams:
     refiner: str = "auto"  # auto (SAM if sam_checkpoint else offline) | sam | grabcut
     sam_model: str = "vit_b"  # vit_b | vit_l | vit_h
     sam_checkpoint: str = ""  # local path, e.g. sam_vit_h_4b8939.pth
+    grabcut_iterations: int = 3  # the offline refiner's GrabCut iterations
     ensemble_min_area: int = 100
+    ensemble_threshold: float = 0.5  # binarises the M̂ of the AND (paper: = threshold, 0.5)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def prompt_ablation(seg: HairSegmenter, image: np.ndarray, res) -> dict[str, np.
     out = {}
     for name, pr in variants.items():
         refined = res.refined if pr is ours else seg.refiner.refine(image, pr, res.coarse)
-        out[name] = ensemble(res.coarse, refined, seg.ensemble_min_area)
+        out[name] = ensemble(res.gate, refined, seg.ensemble_min_area)
     return out
 
 

@@ -103,6 +103,30 @@ class HairDrawParams:
     alpha_min: float = 1.0  # hair opacity drawn from [alpha_min, 1]; paper: 1 (opaque)
     shading_share: float = 0.0  # share of hairs >= 3 px with a lighter core; paper: 0
     edge_blur_max: float = 0.0  # Gaussian defocus sigma of the hair edges, up to; paper: 0
+    relative_colour_share: float = 0.0  # hairs coloured relative to the patch; paper: 0
+    contrast_min: float = 25.0  # grey-level contrast range of those hairs against the patch
+    contrast_max: float = 160.0
+    light_share: float = 0.25  # ... and the share of them lighter than the skin
+
+
+def relative_colour(background_rgb: np.ndarray, rng: np.random.Generator,
+                    p: HairDrawParams) -> np.ndarray:
+    """A hair colour (3,) float32 RGB drawn relative to the mean skin colour: a luminance
+    contrast from [contrast_min, contrast_max] grey levels, darker (or, for ``light_share``,
+    lighter) than the skin, with a hue between neutral grey, the skin's own tint and a warm
+    (brown/blond) tint. The four fixed colour families of the reference leave mid-grey, blond
+    and faded hairs out, which a model trained on them then misses."""
+    weights = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 luma
+    bg = np.asarray(background_rgb, np.float32)
+    luma = float(bg @ weights)
+    delta = rng.uniform(p.contrast_min, p.contrast_max)
+    light = rng.uniform() < p.light_share and luma + p.contrast_min <= 255
+    target = min(luma + delta, 255.0) if light else max(luma - delta, 0.0)
+    tints = np.stack([np.ones(3, np.float32), np.maximum(bg, 1.0),
+                      np.array([1.15, 1.0, 0.75], np.float32)])
+    tints /= (tints @ weights)[:, None]  # unit luma: the tint changes hue, not contrast
+    tint = rng.dirichlet(np.ones(3)) @ tints
+    return np.clip(tint * target, 0, 255).astype(np.float32)
 
 
 def _curve_points(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
@@ -171,10 +195,14 @@ def draw_pseudo_hairs(background: np.ndarray, rng: np.random.Generator,
     h, w = img.shape[:2]
     mask = np.zeros((h, w), np.uint8)
     n = int(rng.integers(p.hairs_min, p.hairs_max, endpoint=True))
+    skin = background.reshape(-1, 3).mean(0)
     for _ in range(n):
-        family = rng.choice(list(HAIR_COLOURS_RGB))
-        cols = HAIR_COLOURS_RGB[family]
-        colour = np.array(cols[rng.integers(len(cols))], np.float32)
+        if p.relative_colour_share > 0 and rng.uniform() < p.relative_colour_share:
+            colour = relative_colour(skin, rng, p)
+        else:
+            family = rng.choice(list(HAIR_COLOURS_RGB))
+            cols = HAIR_COLOURS_RGB[family]
+            colour = np.array(cols[rng.integers(len(cols))], np.float32)
         width = int(rng.integers(p.width_min, p.width_max, endpoint=True))
         pts = np.round(_curve_points(rng, w, h) * 16).astype(np.int32)
         if p.alpha_min >= 1 and p.shading_share <= 0 and p.edge_blur_max <= 0:

@@ -165,7 +165,7 @@ class SamRefiner:
 
 
 def make_refiner(kind: str = "auto", sam_model: str = "vit_b", sam_checkpoint: str = "",
-                 **kwargs) -> Refiner:
+                 grabcut_iterations: int = 3, **kwargs) -> Refiner:
     """``auto``: SAM when a checkpoint is configured, else the offline GrabCut refiner."""
     if kind == "auto":
         kind = "sam" if sam_checkpoint else "grabcut"
@@ -175,7 +175,7 @@ def make_refiner(kind: str = "auto", sam_model: str = "vit_b", sam_checkpoint: s
         return SamRefiner(build_sam(sam_model, sam_checkpoint),
                           kwargs.get("points_per_prompt", 16))
     if kind == "grabcut":
-        return GrabCutRefiner()
+        return GrabCutRefiner(iterations=grabcut_iterations)
     raise ValueError(f"unknown refiner {kind!r}; valid: auto, sam, grabcut")
 
 

@@ -1,5 +1,9 @@
 """The hair segmenter as one unit: U²-Net (M̂) -> Algorithm-1 prompts -> refiner (M_AP) ->
-ensemble M = M̂ AND M_AP minus small components (paper §3.1, eq. 3)."""
+ensemble M = M̂ AND M_AP minus small components (paper §3.1, eq. 3).
+
+The M̂ of the AND may be binarised at its own, lower threshold (``ensemble_threshold``): the
+refiner is the precise part, and the AND then only vetoes what U²-Net is sure is not hair
+instead of also cutting the faint hairs it is unsure of. The paper uses one threshold (0.5)."""
 
 from __future__ import annotations
 
@@ -28,19 +32,22 @@ def _settle(key, future, failure):
 @dataclass
 class SegmentationResult:
     prob: np.ndarray  # (H, W) float32, U²-Net
-    coarse: np.ndarray  # M̂, (H, W) bool
+    coarse: np.ndarray  # M̂, (H, W) bool: the prompt source
     prompts: Prompts
     refined: np.ndarray  # M_AP
     final: np.ndarray  # M
+    gate: np.ndarray  # the M̂ of the AND (``coarse`` unless ensemble_threshold differs)
     seconds: dict = field(default_factory=dict)
 
 
 class HairSegmenter:
     def __init__(self, u2net, refiner, prompt_params: PromptParams = PromptParams(),
-                 ensemble_min_area: int = 100, long_side: int = 640):
+                 ensemble_min_area: int = 100, long_side: int = 640,
+                 ensemble_threshold: float | None = None):
         self.u2net, self.refiner = u2net.eval(), refiner
         self.prompt_params, self.ensemble_min_area = prompt_params, ensemble_min_area
         self.long_side = long_side
+        self.ensemble_threshold = ensemble_threshold  # None: the prompt threshold
 
     def __call__(self, image: np.ndarray) -> SegmentationResult:
         t0 = time.perf_counter()
@@ -87,6 +94,9 @@ class HairSegmenter:
         refined = self.refiner.refine(image, prompts, coarse)
         t["refiner"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        final = ensemble(coarse, refined, self.ensemble_min_area)
+        gate = coarse
+        if self.ensemble_threshold not in (None, pp.threshold):
+            gate = remove_small_components(binarize(prob, self.ensemble_threshold), pp.min_area)
+        final = ensemble(gate, refined, self.ensemble_min_area)
         t["ensemble"] = time.perf_counter() - t0
-        return SegmentationResult(prob, coarse, prompts, refined, final, t)
+        return SegmentationResult(prob, coarse, prompts, refined, final, gate, t)

@@ -90,3 +90,33 @@ def test_paper_settings_draw_opaque_flat_hairs():
     inner = __import__("cv2").erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     cols = {tuple(c) for c in img[inner]}
     assert 1 <= len(cols) <= 2  # one flat colour per hair
+
+
+@pytest.mark.parametrize("skin", [(225, 190, 170), (120, 80, 60), (60, 70, 90)])
+def test_relative_colours_keep_their_contrast_on_any_skin(skin):
+    """Skin-relative hair colours: the luminance contrast to the skin lies in
+    [contrast_min, contrast_max] (less only where black or white clips it), both polarities
+    occur, and every drawn colour is a valid RGB triple."""
+    from scalpvision.segmentation.pseudo_pairs import relative_colour
+    p = HairDrawParams(relative_colour_share=1.0, contrast_min=30, contrast_max=120,
+                       light_share=0.3)
+    rng = np.random.default_rng(0)
+    luma = np.array([0.299, 0.587, 0.114])
+    skin_l = float(np.array(skin) @ luma)
+    cols = np.array([relative_colour(np.array(skin, np.float32), rng, p) for _ in range(400)])
+    assert cols.min() >= 0 and cols.max() <= 255
+    d = cols @ luma - skin_l
+    clipped = (cols.max(1) >= 254.5) | (cols.min(1) <= 0.5)
+    ok = (np.abs(d) >= 30 - 1) & (np.abs(d) <= 120 + 1)
+    assert (ok | clipped).all()
+    assert (d < 0).mean() > 0.5 and ((d > 0).any() or skin_l + 30 > 255)
+    # drawn into a patch (one hair, so no crossings): its core keeps that contrast
+    bg = np.full((120, 160, 3), skin, np.uint8)
+    drawn = 0
+    for seed in range(5):
+        img, mask, _ = draw_pseudo_hairs(bg, np.random.default_rng(seed), HairDrawParams(
+            1, 1, 5, 5, 0, 0, 0, relative_colour_share=1.0, contrast_min=30, contrast_max=120))
+        core = __import__("cv2").erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        assert np.abs(img[core].astype(float) @ luma - skin_l).min(initial=99) >= 29
+        drawn += core.any()
+    assert drawn >= 3

@@ -63,6 +63,7 @@ def test_sam_code_path_through_the_checkpoint_loader(tmp_path):
 
 def test_auto_refiner_is_offline_without_checkpoint():
     assert make_refiner("auto").name == "grabcut"
+    assert make_refiner("grabcut", grabcut_iterations=1).iterations == 1
     with pytest.raises(ValueError, match="valid: auto, sam, grabcut"):
         make_refiner("magic")
 
@@ -75,6 +76,34 @@ def test_segmenter_unit_runs_end_to_end_and_final_is_subset_of_coarse():
     assert res.prob.shape == img.shape[:2] and 0 <= res.prob.min() and res.prob.max() <= 1
     assert (res.final <= res.coarse).all() and (res.final <= res.refined).all()
     assert set(res.seconds) == {"u2net", "prompts", "refiner", "ensemble"}
+
+
+class _KeepAll:
+    name = "keep-all"
+
+    def refine(self, image, prompts, coarse):
+        return np.ones_like(coarse, bool)
+
+
+def test_ensemble_threshold_gates_with_a_looser_mhat(monkeypatch):
+    """M̂ for the prompts at ``threshold``; the M̂ of the AND at ``ensemble_threshold``: a faint
+    hair continuation U²-Net is unsure of (0.3) survives the AND with a lower gate, a faint
+    speck (0.05) never does, and with no separate gate M is the paper's M̂ AND M_AP."""
+    import scalpvision.segmentation.segmenter as S
+    prob = np.zeros((60, 120), np.float32)
+    prob[20:25, 5:60] = 0.9
+    prob[20:25, 60:115] = 0.3
+    prob[45:48, 10:14] = 0.05
+    monkeypatch.setattr(S, "predict_prob", lambda model, image, long_side: prob)
+    img = np.zeros((60, 120, 3), np.uint8)
+    pp = PromptParams(threshold=0.5, min_area=10)
+    paper = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_min_area=10)(img)
+    assert np.array_equal(paper.gate, paper.coarse) and np.array_equal(paper.final, prob > 0.5)
+    loose = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_min_area=10,
+                          ensemble_threshold=0.2)(img)
+    assert np.array_equal(loose.coarse, prob > 0.5)  # prompts still come from M̂ at 0.5
+    assert np.array_equal(loose.final, prob > 0.2)
+    assert (loose.final <= loose.gate).all() and (loose.final <= loose.refined).all()
 
 
 def test_unguided_sam_baseline_runs_on_the_real_code_path():
