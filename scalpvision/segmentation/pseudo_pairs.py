@@ -195,9 +195,9 @@ def draw_pseudo_hairs(background: np.ndarray, rng: np.random.Generator,
     h, w = img.shape[:2]
     mask = np.zeros((h, w), np.uint8)
     n = int(rng.integers(p.hairs_min, p.hairs_max, endpoint=True))
-    skin = background.reshape(-1, 3).mean(0)
+    skin = background.reshape(-1, 3).mean(0) if p.relative_colour_share > 0 else None
     for _ in range(n):
-        if p.relative_colour_share > 0 and rng.uniform() < p.relative_colour_share:
+        if skin is not None and rng.uniform() < p.relative_colour_share:
             colour = relative_colour(skin, rng, p)
         else:
             family = rng.choice(list(HAIR_COLOURS_RGB))

@@ -86,7 +86,11 @@ class HairSegmenter:
 
     def _finish(self, image: np.ndarray, prob: np.ndarray, t: dict) -> SegmentationResult:
         pp = self.prompt_params
-        coarse = remove_small_components(binarize(prob, pp.threshold), pp.min_area)
+
+        def mhat(threshold: float) -> np.ndarray:
+            return remove_small_components(binarize(prob, threshold), pp.min_area)
+
+        coarse = mhat(pp.threshold)
         t0 = time.perf_counter()
         prompts = prompts_from_mask(coarse, pp)
         t["prompts"] = time.perf_counter() - t0
@@ -96,7 +100,7 @@ class HairSegmenter:
         t0 = time.perf_counter()
         gate = coarse
         if self.ensemble_threshold not in (None, pp.threshold):
-            gate = remove_small_components(binarize(prob, self.ensemble_threshold), pp.min_area)
+            gate = mhat(self.ensemble_threshold)
         final = ensemble(gate, refined, self.ensemble_min_area)
         t["ensemble"] = time.perf_counter() - t0
         return SegmentationResult(prob, coarse, prompts, refined, final, gate, t)
