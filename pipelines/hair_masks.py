@@ -15,6 +15,7 @@ from tqdm import tqdm
 from scalpvision.config import as_dict, load_section
 from scalpvision.entry import run_main
 from scalpvision.io import ImageReadError, iter_images, write_mask
+from scalpvision.segmentation.runtime import runtime_name
 from scalpvision.segmentation.store import build_segmenter
 from scalpvision.tracking import stage_run
 
@@ -53,6 +54,7 @@ def main() -> None:
         if todo:
             seg, _ = build_segmenter(u.out_dir, s)
             refiner_name = seg.refiner.name
+            mlflow.set_tag("u2net_runtime", runtime_name(seg.u2net))
             t0 = time.perf_counter()
             for path, res in tqdm(seg.map(iter_images(todo)), total=len(todo), desc="hair masks",
                                   unit="img"):

@@ -18,6 +18,7 @@ from scalpvision.io import ImageReadError, list_images, read_image, read_mask, w
 from scalpvision.segmentation.evaluation import (
     average, evaluation_rows, markdown_table, score_image,
 )
+from scalpvision.segmentation.runtime import runtime_name
 from scalpvision.segmentation.store import build_segmenter
 from scalpvision.promotion import MANIFEST_TAG, manifest_hash
 from scalpvision.tracking import git_revision, stage_run
@@ -52,7 +53,8 @@ def main() -> None:
             shutil.rmtree(d)
     out.mkdir(parents=True, exist_ok=True)
     tags = {"refiner": refiner.name, "sam_model": s.sam_model if refiner.name == "sam" else "none",
-            "u2net_variant": cfg["kwargs"]["variant"], "u2net_run": cfg.get("mlflow_run_id", "")}
+            "u2net_variant": cfg["kwargs"]["variant"], "u2net_run": cfg.get("mlflow_run_id", ""),
+            "u2net_runtime": runtime_name(seg.u2net)}
     with stage_run("seg_eval", {"segment": as_dict(s), "seg_eval": as_dict(e)}, tracking,
                    deps=[e.manifest, u.out_dir], tags=tags) as _:
         import mlflow

@@ -164,6 +164,7 @@ def cmd_segment(args) -> int:
     from scalpvision.io import ImageReadError, iter_images, list_images, write_mask
     from dataclasses import replace
 
+    from scalpvision.segmentation.runtime import runtime_name
     from scalpvision.segmentation.store import build_segmenter, resolve_segmenter_dir
 
     s = load_section("segment", args.params)
@@ -175,7 +176,8 @@ def cmd_segment(args) -> int:
         raise ValueError(f"no images found in {', '.join(args.images)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"model: {source}; refiner: {refiner.name}; {len(files)} images", file=sys.stderr)
+    print(f"model: {source} on {runtime_name(seg.u2net)}; refiner: {refiner.name}; "
+          f"{len(files)} images", file=sys.stderr)
     failed, t0 = [], time.perf_counter()
     with open(out / "segment_report.csv", "w", encoding="utf-8") as rep:
         rep.write("file,status,hair_share,detail\n")

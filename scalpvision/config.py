@@ -145,6 +145,7 @@ class SegmentParams:
     grabcut_iterations: int = 3  # the offline refiner's GrabCut iterations
     ensemble_min_area: int = 100
     ensemble_threshold: float = 0.5  # binarises the M̂ of the AND (paper: = threshold, 0.5)
+    u2net_runtime: str = "auto"  # auto (ONNX Runtime on a CPU when installed) | onnxruntime | torch
 
 
 @dataclass(frozen=True)

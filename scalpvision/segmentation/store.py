@@ -48,13 +48,16 @@ def resolve_segmenter_dir(explicit: str = "", params_path: str = "params.yaml") 
 
 def segmenter_for(model, s, long_side: int):
     """The :class:`HairSegmenter` around a U²-Net ``model`` in memory, with ``segment``
-    settings (a ``SegmentParams``): its refiner, prompt parameters and ensemble settings."""
+    settings (a ``SegmentParams``): its U²-Net runtime, refiner, prompt parameters and ensemble
+    settings."""
     from scalpvision.segmentation.evaluation import prompt_params_from
     from scalpvision.segmentation.refiners import make_refiner
     from scalpvision.segmentation.segmenter import HairSegmenter
 
+    from scalpvision.segmentation.runtime import inference_model
+
     refiner = make_refiner(s.refiner, s.sam_model, s.sam_checkpoint, s.grabcut_iterations)
-    return HairSegmenter(model, refiner, prompt_params_from(s), s.ensemble_min_area, long_side,
+    return HairSegmenter(inference_model(model, s.u2net_runtime), refiner, prompt_params_from(s), s.ensemble_min_area, long_side,
                          s.ensemble_threshold)
 
 

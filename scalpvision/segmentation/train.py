@@ -19,6 +19,7 @@ import torch
 
 from scalpvision.io import read_image, read_mask
 from scalpvision.segmentation.metrics import segmentation_scores
+from scalpvision.segmentation.runtime import OnnxU2Net, inference_model
 from scalpvision.segmentation.u2net import U2Net, multi_bce_loss
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def infer_size(h: int, w: int, long_side: int) -> tuple[tuple[int, int], float]:
 INFER_PAD = 16  # reflected border around the network input (a multiple of 16 keeps /32 sizes)
 
 
-def predict_prob(model: U2Net, image: np.ndarray, long_side: int = 640,
+def predict_prob(model: U2Net | OnnxU2Net, image: np.ndarray, long_side: int = 640,
                  pad: int = INFER_PAD) -> np.ndarray:
     """Hair probability (H, W) float32 in [0, 1] at the image's own size.
 
@@ -54,10 +55,12 @@ def predict_prob(model: U2Net, image: np.ndarray, long_side: int = 640,
     x = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     if pad:
         x = cv2.copyMakeBorder(x, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
-    model.eval()
-    dev = next(model.parameters()).device
+    x = to_tensor(x)
+    if isinstance(model, torch.nn.Module):  # else an OnnxU2Net (segmentation.runtime)
+        model.eval()
+        x = x.to(next(model.parameters()).device)
     with torch.no_grad():
-        prob = model.predict(to_tensor(x).to(dev))[0, 0].float().cpu().numpy()
+        prob = model.predict(x)[0, 0].float().cpu().numpy()
     if pad:
         prob = prob[pad:-pad, pad:-pad]
     return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -164,7 +167,7 @@ def recalibrate_bn(model: U2Net, images: list[np.ndarray], long_side: int) -> No
     model.eval()
 
 
-def evaluate(model: U2Net, pairs: list[tuple[str, str]], long_side: int,
+def evaluate(model: U2Net | OnnxU2Net, pairs: list[tuple[str, str]], long_side: int,
              threshold: float = 0.5) -> float:
     """Mean Dice of the binarised U²-Net output on (image path, mask path) pairs."""
     if not pairs:
@@ -242,8 +245,9 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
         if cfg.bn_recalibration_images:
             pick = rng.choice(len(data), min(cfg.bn_recalibration_images, len(data)), replace=False)
             recalibrate_bn(model, [data[k][0] for k in pick], cfg.infer_long_side)
+        runner = inference_model(model, "auto")  # this epoch's weights, ONNX Runtime on a CPU
         for name, pairs in val_sets.items():
-            rec[f"val_dice_{name}"] = evaluate(model, pairs, cfg.infer_long_side)
+            rec[f"val_dice_{name}"] = evaluate(runner, pairs, cfg.infer_long_side)
         history.append(rec | {"phase": phase})
         score = rec.get(f"val_dice_{select_on}", -rec["loss"])
         if score > best_score:

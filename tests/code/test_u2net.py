@@ -141,3 +141,26 @@ def test_self_training_phase_runs_after_the_pseudo_epochs_and_keeps_the_best(tmp
     assert sum(bool(h.get("best")) for h in history) >= 1 and best is not None
     best_rec = max(history, key=lambda h: h["val_dice_pseudo"])
     assert best_rec.get("best")  # the kept state is the best validated epoch of either phase
+
+
+def test_onnxruntime_gives_pytorchs_probabilities_at_any_size():
+    from scalpvision.segmentation.runtime import inference_model, runtime_name
+    from scalpvision.segmentation.train import predict_prob
+    torch.manual_seed(0)
+    model = build_u2net("lite")
+    for mod in model.modules():  # stored BN statistics far from a batch's: a train-mode
+        if isinstance(mod, torch.nn.BatchNorm2d):  # export would not match eval PyTorch
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    model.train()
+    fast = inference_model(model, "onnxruntime")
+    assert runtime_name(fast) == "onnxruntime" and runtime_name(model) == "torch"
+    assert model.training  # the export leaves the model's mode as it was
+    rng = np.random.default_rng(1)
+    for hw, long_side in [((90, 130), 128), ((151, 97), 160)]:  # the graph is not fixed-size
+        img = rng.integers(0, 255, (*hw, 3), dtype=np.uint8)
+        a, b = predict_prob(fast, img, long_side), predict_prob(model, img, long_side)
+        assert a.shape == hw and np.abs(a - b).max() < 1e-4
+    assert inference_model(model, "torch") is model
+    with pytest.raises(ValueError, match="valid: auto, onnxruntime, torch"):
+        inference_model(model, "tensorrt")
