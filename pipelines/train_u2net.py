@@ -15,8 +15,7 @@ import torch
 from scalpvision.checkpoints import save_model_dir
 from scalpvision.config import as_dict, load_section
 from scalpvision.entry import run_main
-from scalpvision.segmentation.train import TrainConfig, resolve_device, train_u2net
-from scalpvision.segmentation.u2net import build_u2net
+from scalpvision.segmentation.train import TrainConfig, resolve_device, seeded_u2net, train_u2net
 from scalpvision.tracking import content_hash, stage_run
 
 
@@ -35,7 +34,7 @@ def main() -> None:
     real_val = man[(man.split == "val") & man.get("mask_path", pd.Series(dtype=str)).notna()]
     real_val = list(real_val[["path", "mask_path"]].head(p.val_real_images).itertuples(index=False))
     val_sets = {"pseudo": val[:p.val_pseudo_pairs], **({"real": real_val} if real_val else {})}
-    model = build_u2net(p.variant, checkpoint=p.checkpoint or None)
+    model = seeded_u2net(p.variant, p.seed, checkpoint=p.checkpoint or None)
     self_labels = None
     if p.self_training_images > 0 and p.self_training_epochs > 0:
         seg_params = load_section("segment", args.params)

@@ -164,3 +164,12 @@ def test_onnxruntime_gives_pytorchs_probabilities_at_any_size():
     assert inference_model(model, "torch") is model
     with pytest.raises(ValueError, match="valid: auto, onnxruntime, torch"):
         inference_model(model, "tensorrt")
+
+
+def test_the_initial_weights_follow_the_seed_alone():
+    from scalpvision.segmentation.train import seeded_u2net
+    a = seeded_u2net("lite", 3)
+    torch.rand(10)  # whatever ran before does not matter
+    b, c = seeded_u2net("lite", 3), seeded_u2net("lite", 4)
+    pa, pb, pc = (torch.cat([p.flatten() for p in m.parameters()]) for m in (a, b, c))
+    assert torch.equal(pa, pb) and not torch.equal(pa, pc)
