@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-STEPS = ["u2net_lite", "u2net_lite_onnxruntime", "u2net_full", "u2net_full_onnxruntime", "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble",
+STEPS = ["u2net_lite", "u2net_lite_onnxruntime", "u2net_full", "u2net_full_onnxruntime",
+         "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble",
          "baseline_yue", "thickness", "thickness_reference_walk",
          "thickness_reference_full", "count_strands", "count_hough",
          "hair_features"]
@@ -68,9 +69,9 @@ def _step(name: str, repeats: int, sam_variant: str, q) -> None:
     prob = mask.astype(np.float32)
     prompts = make_prompts(prob, PromptParams(max_positive=64))
     if name.startswith("u2net"):
+        from scalpvision.segmentation.runtime import inference_model
         from scalpvision.segmentation.train import predict_prob
         from scalpvision.segmentation.u2net import build_u2net
-        from scalpvision.segmentation.runtime import inference_model
         m = build_u2net(name.split("_")[1]).eval()
         m = inference_model(m, "onnxruntime") if name.endswith("onnxruntime") else m
         fn = lambda: predict_prob(m, img, 640)  # noqa: E731

@@ -60,9 +60,6 @@ class OnnxU2Net:
         self.session = ort.InferenceSession(buf.getvalue(), opts,
                                             providers=["CPUExecutionProvider"])
 
-    def eval(self) -> OnnxU2Net:
-        return self
-
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         x = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
         return torch.from_numpy(self.session.run(None, {"x": x})[0])

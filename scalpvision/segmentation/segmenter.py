@@ -44,7 +44,7 @@ class HairSegmenter:
     def __init__(self, u2net, refiner, prompt_params: PromptParams = PromptParams(),
                  ensemble_min_area: int = 100, long_side: int = 640,
                  ensemble_threshold: float | None = None):
-        self.u2net, self.refiner = u2net.eval(), refiner
+        self.u2net, self.refiner = u2net, refiner  # predict_prob puts a torch model in eval
         self.prompt_params, self.ensemble_min_area = prompt_params, ensemble_min_area
         self.long_side = long_side
         self.ensemble_threshold = ensemble_threshold  # None: the prompt threshold

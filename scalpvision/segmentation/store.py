@@ -52,13 +52,12 @@ def segmenter_for(model, s, long_side: int):
     settings."""
     from scalpvision.segmentation.evaluation import prompt_params_from
     from scalpvision.segmentation.refiners import make_refiner
+    from scalpvision.segmentation.runtime import inference_model
     from scalpvision.segmentation.segmenter import HairSegmenter
 
-    from scalpvision.segmentation.runtime import inference_model
-
     refiner = make_refiner(s.refiner, s.sam_model, s.sam_checkpoint, s.grabcut_iterations)
-    return HairSegmenter(inference_model(model, s.u2net_runtime), refiner, prompt_params_from(s), s.ensemble_min_area, long_side,
-                         s.ensemble_threshold)
+    return HairSegmenter(inference_model(model, s.u2net_runtime), refiner, prompt_params_from(s),
+                         s.ensemble_min_area, long_side, s.ensemble_threshold)
 
 
 def build_segmenter(model_dir: str | Path, s):
