@@ -4,7 +4,6 @@ import argparse
 import json
 import logging
 import shutil
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from scalpvision.config import as_dict, load_section
 from scalpvision.entry import run_main
 from scalpvision.io import ImageReadError, list_images, read_image, write_image, write_mask
 from scalpvision.segmentation.pseudo_pairs import (
-    HairDrawParams, PatchFilter, collect_patches, iter_pseudo_pairs,
+    PatchFilter, collect_patches, iter_pseudo_pairs,
 )
 from scalpvision.tracking import stage_run
 from scalpvision.viz import contact_sheet, overlay_mask
@@ -32,7 +31,8 @@ def _sources(p):
     for d in p.unlabelled_dirs:
         if not Path(d).is_dir():
             if not p.skip_missing_unlabelled:
-                raise FileNotFoundError(f"{d}: unlabelled image folder not found (pseudo.unlabelled_dirs)")
+                raise FileNotFoundError(
+                    f"{d}: unlabelled image folder not found (pseudo.unlabelled_dirs)")
             log.warning("unlabelled image folder %s not found; skipped", d)
             missing.append(d)
             continue
@@ -66,12 +66,10 @@ def main() -> None:
         filt = PatchFilter(max_ridge_share=p.max_ridge_share, ridge_threshold=p.ridge_threshold)
         patches = collect_patches(images(), (p.patch_width, p.patch_height),
                                   p.patches_per_image, filt)
-        draw = HairDrawParams(**{f.name: getattr(p, f.name) for f in fields(HairDrawParams)
-                                 if hasattr(p, f.name)})
         rng = np.random.default_rng(p.seed)
         rows, sheet = [], []
         n_val = int(round(p.n_pairs * p.val_share))
-        pairs = iter_pseudo_pairs(patches, p.n_pairs, rng, (640, 480), draw)
+        pairs = iter_pseudo_pairs(patches, p.n_pairs, rng, (640, 480), p)  # p is a HairDrawParams
         for i, (img, mask, k, n) in enumerate(tqdm(pairs, total=p.n_pairs, desc="pairs")):
             name = f"pseudo_{i:05d}"
             write_image(out / "images" / f"{name}.jpg", img, quality=95)

@@ -71,7 +71,28 @@ class CheckParams:
 
 
 @dataclass(frozen=True)
-class PseudoParams:
+class HairDrawParams:
+    """How pseudo hairs are drawn into a hair-free patch (the drawing half of ``pseudo``)."""
+    hairs_min: int = 1
+    hairs_max: int = 10
+    width_min: int = 1
+    width_max: int = 7
+    dots_min: int = 30  # white dandruff-like dots, drawn into the image only
+    dots_max: int = 150
+    blobs_max: int = 6  # small flake blobs, image only
+    alpha_min: float = 1.0  # hair opacity drawn from [alpha_min, 1]; paper: 1 (opaque)
+    shading_share: float = 0.0  # share of hairs >= 3 px with a lighter core; paper: 0
+    edge_blur_max: float = 0.0  # Gaussian defocus sigma of the hair edges, up to; paper: 0
+    relative_colour_share: float = 0.0  # hairs coloured relative to the patch; paper: 0
+    contrast_min: float = 25.0  # grey-level contrast range of those hairs against the patch
+    contrast_max: float = 160.0
+    light_share: float = 0.25  # ... and the share of them lighter than the skin
+
+
+@dataclass(frozen=True)
+class PseudoParams(HairDrawParams):
+    """The ``pseudo`` section: where patches come from, how many pairs, plus every drawing
+    field of :class:`HairDrawParams` (so a ``PseudoParams`` is what the drawer takes)."""
     n_pairs: int = 400  # paper: 3000
     seed: int = 3
     manifest: str = "data/manifest.csv"  # hair-free patches come from its train split ...
@@ -83,19 +104,6 @@ class PseudoParams:
     patches_per_image: int = 2
     ridge_threshold: float = 20.0
     max_ridge_share: float = 0.008
-    hairs_min: int = 1
-    hairs_max: int = 10
-    width_min: int = 1
-    width_max: int = 7
-    dots_min: int = 30
-    dots_max: int = 150
-    alpha_min: float = 1.0  # paper: 1 (opaque hairs)
-    shading_share: float = 0.0  # paper: 0 (flat colour)
-    edge_blur_max: float = 0.0  # paper: 0 (sharp anti-aliased edges)
-    relative_colour_share: float = 0.0  # paper: 0 (the four colour families only)
-    contrast_min: float = 25.0
-    contrast_max: float = 160.0
-    light_share: float = 0.25
     val_share: float = 0.1
     out_dir: str = "data/pseudo"
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from scalpvision.config import HairDrawParams  # noqa: F401 - the drawers take it (or PseudoParams)
+
 # colour families of reference-method.md §2, converted from OpenCV BGR to RGB
 _BGR = {
     "brown": [(16, 37, 52), (32, 53, 61), (63, 78, 94), (14, 37, 56), (13, 33, 47),
@@ -89,24 +91,6 @@ def hair_free_patches(image: np.ndarray, size_wh: tuple[int, int], max_patches: 
         if all(x0 >= c[2] or x0 + pw <= c[0] or y0 >= c[3] or y0 + ph <= c[1] for c in chosen):
             chosen.append((x0, y0, x0 + pw, y0 + ph))
     return chosen
-
-
-@dataclass(frozen=True)
-class HairDrawParams:
-    hairs_min: int = 1
-    hairs_max: int = 10
-    width_min: int = 1
-    width_max: int = 7
-    dots_min: int = 30
-    dots_max: int = 150
-    blobs_max: int = 6
-    alpha_min: float = 1.0  # hair opacity drawn from [alpha_min, 1]; paper: 1 (opaque)
-    shading_share: float = 0.0  # share of hairs >= 3 px with a lighter core; paper: 0
-    edge_blur_max: float = 0.0  # Gaussian defocus sigma of the hair edges, up to; paper: 0
-    relative_colour_share: float = 0.0  # hairs coloured relative to the patch; paper: 0
-    contrast_min: float = 25.0  # grey-level contrast range of those hairs against the patch
-    contrast_max: float = 160.0
-    light_share: float = 0.25  # ... and the share of them lighter than the skin
 
 
 def relative_colour(background_rgb: np.ndarray, rng: np.random.Generator,
