@@ -18,7 +18,7 @@ import numpy as np
 
 STEPS = ["u2net_lite", "u2net_lite_onnxruntime", "u2net_full", "u2net_full_onnxruntime",
          "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble",
-         "baseline_yue", "thickness", "thickness_reference_walk",
+         "baseline_yue", "thickness", "thickness_exits", "thickness_reference_walk",
          "thickness_reference_full", "count_strands", "count_hough",
          "hair_features"]
 
@@ -97,6 +97,11 @@ def _step(name: str, repeats: int, sam_variant: str, q) -> None:
     elif name == "thickness":
         from scalpvision.features.thickness import measure_thickness
         fn = lambda: measure_thickness(mask)  # noqa: E731
+    elif name == "thickness_exits":  # the vectorised exits alone, on the walk's boxes
+        from scalpvision.features.thickness import cross_section_widths, measure_thickness
+        r = measure_thickness(mask)
+        theta = np.radians(r.angles_deg)
+        fn = lambda: cross_section_widths(mask, r.centers_xy, theta)  # noqa: E731
     elif name == "thickness_reference_walk":  # same boxes, the reference's 0.01-px Python walk
         from scalpvision.features.thickness import measure_thickness, reference_walk_widths
         r = measure_thickness(mask)
@@ -150,11 +155,14 @@ def main() -> None:
         times[name] = t
         label = f"sam_{args.sam} (random weights)" if name == "sam_vit" else name
         print(f"| {label} | {t:.4f} | {peak:.0f} | {delta:.0f} |")
+    if "thickness_exits" in times and "thickness_reference_walk" in times:
+        print(f"\nwidth step alone, vectorised exits vs the reference-style 0.01-px walk "
+              f"(same boxes): {times['thickness_reference_walk'] / times['thickness_exits']:.0f}x")
     if "thickness" in times and "thickness_reference_walk" in times:
-        print(f"\nthickness speed-up over the reference-style 0.01-px walk alone: "
+        print(f"whole thickness vs the reference-style 0.01-px walk alone: "
               f"{times['thickness_reference_walk'] / times['thickness']:.0f}x")
     if "thickness" in times and "thickness_reference_full" in times:
-        print(f"thickness speed-up over the whole reference-style procedure: "
+        print("whole thickness vs the whole reference-style procedure (both thin, box and PCA): "
               f"{times['thickness_reference_full'] / times['thickness']:.0f}x")
 
 

@@ -95,6 +95,19 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
     mx, my = sx / n, sy / n  # eq. (4): mean point of the hair pixels in the box
     cxx, cyy, cxy = sxx / n - mx**2, syy / n - my**2, sxy / n - mx * my  # eq. (5): covariance
     theta = 0.5 * np.arctan2(2 * cxy, cxx - cyy)  # first principal axis: the hair direction
+    width = cross_section_widths(m, np.stack([mx, my], 1), theta, p)
+    good = np.isfinite(width)
+    return ThicknessResult(width[good], np.stack([mx, my], 1)[good],
+                           np.degrees(theta[good]) % 180)
+
+
+def cross_section_widths(mask: np.ndarray, centres_xy: np.ndarray, theta: np.ndarray,
+                         p: ThicknessParams = ThicknessParams()) -> np.ndarray:
+    """Eq. (6)-(7) for all boxes at once: the width (K,) of ``mask`` ((H, W) bool) across the
+    hair through each centre ((K, 2) xy) whose direction is ``theta`` ((K,) radians); NaN where
+    too few perpendiculars start inside the mask. This is the step the reference walks in
+    0.01-px Python loops (:func:`reference_walk_widths` takes the same boxes)."""
+    mx, my = centres_xy[:, 0].astype(np.float64), centres_xy[:, 1].astype(np.float64)
     nx, ny = -np.sin(theta), np.cos(theta)  # eq. (6): second axis, the perpendicular
     # eq. (7): exits on both sides of the perpendicular. Each pixel is a unit square; the
     # cross-section is averaged over parallel perpendiculars spread along the hair, which by
@@ -103,7 +116,7 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
     d = np.arange(p.step / 2, p.max_half_width, p.step)  # (S,)
     offs = np.linspace(-p.spread, p.spread, p.n_lines)  # (L,) along the hair
     tx, ty = np.cos(theta), np.sin(theta)
-    mu8 = m.astype(np.uint8)
+    mu8 = mask.astype(np.uint8)
 
     def inside(sign: float, dist: np.ndarray) -> np.ndarray:  # (K, L, n) bool at distances
         ox = mx[:, None, None] + offs[None, :, None] * tx[:, None, None]
@@ -134,10 +147,7 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
     per_line = np.where(centre_in, per_line, np.nan)
     n_ok = np.isfinite(per_line).sum(1)
     enough = n_ok >= max(1, p.n_lines // 2)
-    width = np.where(enough, np.nansum(per_line, 1) / np.maximum(n_ok, 1), np.nan)
-    good = np.isfinite(width)
-    return ThicknessResult(width[good], np.stack([mx, my], 1)[good],
-                           np.degrees(theta[good]) % 180)
+    return np.where(enough, np.nansum(per_line, 1) / np.maximum(n_ok, 1), np.nan)
 
 
 def reference_walk_widths(mask: np.ndarray, centres_xy: np.ndarray, angles_deg: np.ndarray,

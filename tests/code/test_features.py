@@ -6,7 +6,9 @@ import pytest
 
 from scalpvision.features.accuracy import drawn_hair
 from scalpvision.features.count import CountParams, _as_segments, count_hairs
-from scalpvision.features.thickness import measure_thickness, reference_walk_widths
+from scalpvision.features.thickness import (
+    cross_section_widths, measure_thickness, reference_walk_widths,
+)
 
 
 def _band(width, angle_deg, offset=0.37):
@@ -44,6 +46,18 @@ def test_reference_walk_agrees_on_a_clean_band():
     r = measure_thickness(m)
     ref = reference_walk_widths(m, r.centers_xy[:5], r.angles_deg[:5], step=0.05)
     assert np.allclose(np.median(ref), np.median(r.widths), atol=1.0)
+
+
+def test_width_step_alone_on_given_boxes():
+    """The benchmark times ``cross_section_widths`` on the boxes the reference walk gets: it
+    must give measure_thickness's widths for them (hair direction as 0-180 degrees), and NaN
+    for a box whose centre lies off the mask."""
+    m = _band(4.5, 120.0)
+    r = measure_thickness(m)
+    got = cross_section_widths(m, r.centers_xy, np.radians(r.angles_deg))
+    assert got.shape == r.widths.shape and np.allclose(got, r.widths, atol=1e-6)
+    off = cross_section_widths(m, np.array([[2.0, 2.0]]), np.array([0.3]))
+    assert off.shape == (1,) and np.isnan(off[0])
 
 
 def test_hough_output_shapes_of_opencv_4_and_5():
