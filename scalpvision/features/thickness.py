@@ -95,10 +95,10 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
     mx, my = sx / n, sy / n  # eq. (4): mean point of the hair pixels in the box
     cxx, cyy, cxy = sxx / n - mx**2, syy / n - my**2, sxy / n - mx * my  # eq. (5): covariance
     theta = 0.5 * np.arctan2(2 * cxy, cxx - cyy)  # first principal axis: the hair direction
-    width = cross_section_widths(m, np.stack([mx, my], 1), theta, p)
+    mean_xy = np.stack([mx, my], 1)
+    width = cross_section_widths(m, mean_xy, theta, p)
     good = np.isfinite(width)
-    return ThicknessResult(width[good], np.stack([mx, my], 1)[good],
-                           np.degrees(theta[good]) % 180)
+    return ThicknessResult(width[good], mean_xy[good], np.degrees(theta[good]) % 180)
 
 
 def cross_section_widths(mask: np.ndarray, centres_xy: np.ndarray, theta: np.ndarray,

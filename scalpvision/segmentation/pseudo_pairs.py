@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from scalpvision.config import HairDrawParams  # noqa: F401 - the drawers take it (or PseudoParams)
+from scalpvision.config import HairDrawParams  # the drawers take it, or a PseudoParams
 
 # colour families of reference-method.md §2, converted from OpenCV BGR to RGB
 _BGR = {
