@@ -19,6 +19,7 @@ from scalpvision.alopecia.model import (
 from scalpvision.alopecia.registry import register_alopecia, save_alopecia_dir
 from scalpvision.config import as_dict, load_section
 from scalpvision.entry import run_main
+from scalpvision.features.table import SETTINGS_FILE
 from scalpvision.promotion import MANIFEST_TAG, manifest_hash
 from scalpvision.tracking import content_hash, git_revision, stage_run
 
@@ -52,6 +53,8 @@ def main() -> None:
     gbm = GbmParams(a.learning_rate, a.max_depth, a.n_estimators, a.subsample, a.seed)
     names = list(a.feature_names)
     data_hash = content_hash(Path(a.features))
+    sfile = Path(a.features).parent / SETTINGS_FILE
+    settings = json.loads(sfile.read_text()) if sfile.is_file() else {}
     split_tags = {"train_splits": ",".join(a.train_splits), "eval_split": a.eval_split,
                   "data_hash": data_hash, "table": "alopecia"}
     results, out, rep = {}, Path(a.out_dir), Path(a.report_dir)
@@ -65,13 +68,14 @@ def main() -> None:
         _log_result(mlflow, r)
         mlflow.log_dict(r, "evaluation.json")
         save_alopecia_dir(out, model, names, r, {"data_hash": data_hash,
-                                                 "mlflow_run_id": run.info.run_id})
+                                                 "mlflow_run_id": run.info.run_id,
+                                                 "feature_settings": settings})
         version = register_alopecia(model, check_features(test, names, "test").head(3),
                                     a.register_name, r, {
                                         **split_tags, "features": ",".join(names),
                                         "eval_images": str(len(test)),
                                         MANIFEST_TAG: manifest_hash(test, ["image_id", a.target]),
-                                        "git.commit": git_revision(Path("."))[0]})
+                                        "git.commit": git_revision(Path("."))[0]}, settings)
         abl = ablation(train, test, names, a.target, gbm)
         mlflow.log_table(abl, "ablation_table7.json")
         for k, row in abl.iterrows():

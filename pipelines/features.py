@@ -13,8 +13,8 @@ from tqdm import tqdm
 from scalpvision.config import as_dict, load_section
 from scalpvision.entry import run_main
 from scalpvision.features.accuracy import errors_by_width, grid_summary, image_errors, width_grid
-from scalpvision.features.count import CountParams
-from scalpvision.features.table import hair_features
+from scalpvision.features.count import count_params
+from scalpvision.features.table import SETTINGS_FILE, feature_settings, hair_features
 from scalpvision.features.thickness import measure_thickness
 from scalpvision.io import ImageReadError, read_image, read_mask
 from scalpvision.segmentation.baselines import otsu_threshold
@@ -36,7 +36,7 @@ def main() -> None:
     tracking = load_section("tracking", args.params)
     man = pd.read_csv(p.manifest)
     dirs = [Path(d) for d in p.masks_dirs]
-    count = CountParams(method=p.count_method)
+    count = count_params(p.count_method, p.min_strand_length)
     rows, missing, bad = [], [], []
     with stage_run("features", {"features": as_dict(p)}, tracking,
                    deps=[p.manifest, *p.masks_dirs], tags={"count_method": p.count_method}) as _:
@@ -68,6 +68,9 @@ def main() -> None:
         out = Path(p.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(out, index=False)
+        # how the table was measured: the alopecia model trained on it carries this into the
+        # registry, and the service measures new masks the same way
+        (out.parent / SETTINGS_FILE).write_text(json.dumps(feature_settings(p), indent=1))
         rep = Path(p.report_dir)
         rep.mkdir(parents=True, exist_ok=True)
         grid = width_grid(p.grid_widths, p.grid_angles)

@@ -209,6 +209,8 @@ def _features_args(ap):
                     help="calibration: adds density per cm², widths in µm, vellus share")
     ap.add_argument("--vellus-um", type=float, default=40.0)
     ap.add_argument("--count-method", default="strands", help="strands | hough (paper)")
+    ap.add_argument("--min-strand-length", type=int, default=None,
+                    help="strands: shorter ones are crossing fragments (px; default 30)")
 
 
 @command("features", _features_args)
@@ -217,13 +219,14 @@ def cmd_features(args) -> int:
     import pandas as pd
     from tqdm import tqdm
 
-    from scalpvision.features.count import CountParams
+    from scalpvision.features.count import count_params
     from scalpvision.features.table import hair_features
     from scalpvision.io import ImageReadError, list_images, read_mask
 
     files = list_images(args.masks)
     if not files:
         raise ValueError(f"no mask images found in {', '.join(args.masks)}")
+    count = count_params(args.count_method, args.min_strand_length)
     rows, bad = [], []
     for f in tqdm(files, unit="mask"):
         try:
@@ -233,7 +236,7 @@ def cmd_features(args) -> int:
             continue
         rows.append({"mask": str(f), "image_id": f.stem,
                      **hair_features(m, args.um_per_px, args.vellus_um,
-                                     count=CountParams(method=args.count_method))})
+                                     count=count)})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(args.out, index=False)
     for b in bad:

@@ -185,6 +185,7 @@ class FeaturesParams:
     um_per_px: float = 0.0  # 0 = uncalibrated (widths in px, no density)
     vellus_um: float = 40.0
     count_method: str = "strands"  # strands | hough (paper)
+    min_strand_length: int = 30  # strands: shorter ones are crossing fragments (px)
     baseline_otsu: bool = True  # Kim et al.: mean thickness of a global-Otsu mask
     grid_widths: tuple[float, ...] = (2.0, 3.0, 4.5, 7.0, 12.0)  # width-vs-truth grid (px)
     grid_angles: int = 12  # angles in [0, 180)

@@ -143,13 +143,20 @@ class ScalpAnalyzer:
                  alopecia: ModelInfo, um_per_px: float = 0.0, threads: int = 0):
         import mlflow.sklearn
         import torch
+        from mlflow.models import Model
+
+        from scalpvision.features.table import count_params_from
 
         from scalpvision.segmentation.store import load_logged_segmenter
 
         if threads:
             torch.set_num_threads(threads)
         self.segmenter = load_logged_segmenter(Path(segmenter_dir))
-        self.alopecia = mlflow.sklearn.load_model(str(_find(Path(alopecia_dir), "MLmodel").parent))
+        mlmodel = _find(Path(alopecia_dir), "MLmodel")
+        self.alopecia = mlflow.sklearn.load_model(str(mlmodel.parent))
+        # features measured as for the model's training table (count method, strand length)
+        meta = Model.load(str(mlmodel)).metadata or {}
+        self.count = count_params_from(meta.get("feature_settings"))
         names = getattr(self.alopecia, "feature_names_in_", None)
         self.feature_names = list(names) if names is not None else \
             ["length", "iqr_mean", "iqr_median", "mean", "median", "hair_count"]
@@ -183,7 +190,7 @@ class ScalpAnalyzer:
         cal = self.um_per_px if um_per_px is None else um_per_px
         if cal < 0:
             raise InputError(f"um_per_px must be >= 0 (0 = uncalibrated), got {cal}", 422)
-        f = hair_features(mask, cal)
+        f = hair_features(mask, cal, count=self.count)
         out = {"hair_count": int(f["hair_count"]), "width_samples": int(f["length"]),
                "mean_width_px": f["mean"], "median_width_px": f["median"],
                "iqr_mean_width_px": f["iqr_mean"], "iqr_median_width_px": f["iqr_median"],

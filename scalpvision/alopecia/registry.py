@@ -42,15 +42,18 @@ def load_alopecia_dir(path: Path) -> tuple[Pipeline, dict]:
 
 
 def register_alopecia(model: Pipeline, example: pd.DataFrame, name: str, evaluation: dict,
-                      tags: dict[str, str]) -> str:
-    """Log the pipeline to the active run (skops format) and register it; returns the version."""
+                      tags: dict[str, str], feature_settings: dict | None = None) -> str:
+    """Log the pipeline to the active run (skops format) and register it; returns the version.
+    ``feature_settings``: how its features were measured (features stage), stored in the
+    model's MLmodel metadata so the service measures new masks the same way."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
     info = mlflow.sklearn.log_model(model, name="alopecia_gbm", input_example=example,
                                     skops_trusted_types=SKOPS_TRUSTED_TYPES,
                                     pip_requirements=PIP_REQUIREMENTS,
-                                    registered_model_name=name)
+                                    registered_model_name=name,
+                                    metadata={"feature_settings": feature_settings or {}})
     version = str(info.registered_model_version)
     client = MlflowClient()
     metric_tags = {f"metric.test_{k}": f"{evaluation[k]:.5f}"

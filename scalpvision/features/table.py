@@ -6,11 +6,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalpvision.features.count import CountParams, count_hairs
+from scalpvision.features.count import CountParams, count_hairs, count_params
 from scalpvision.features.thickness import ThicknessParams, measure_thickness
 from scalpvision.segmentation.morphology import Components, skeletonize
 
 PAPER_FEATURES = ("length", "iqr_mean", "iqr_median", "mean", "median", "hair_count")
+SETTINGS_FILE = "feature_settings.json"  # beside the features table; carried by the model
+
+
+def feature_settings(p) -> dict:
+    """The settings that change what a feature table holds (from the ``features`` params): a
+    model trained on the table must be served with the same ones."""
+    return {"count_method": p.count_method, "min_strand_length": int(p.min_strand_length)}
+
+
+# what a model registered before its settings were recorded was trained with
+UNRECORDED_SETTINGS = {"count_method": "strands", "min_strand_length": 40}
+
+
+def count_params_from(settings: dict | None) -> CountParams:
+    """CountParams from :func:`feature_settings`' dict; an empty or missing one (a model
+    registered before the settings were recorded) gives :data:`UNRECORDED_SETTINGS`."""
+    s = settings or UNRECORDED_SETTINGS
+    return count_params(s.get("count_method", "strands"), s.get("min_strand_length"))
 
 
 def iqr_filter(widths: np.ndarray) -> np.ndarray:

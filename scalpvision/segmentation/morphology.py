@@ -96,17 +96,24 @@ def box_nms_points(points_xy: np.ndarray, box: int, overlap: float = 0.1) -> np.
     if np.array_equal(ip, pts):
         # Pixel points (skeletons): whether a kept box suppresses another depends only on the
         # integer offset between them, so each kept box stamps that fixed stencil into a
-        # suppression raster and every later point is one lookup (same result, ~5x faster).
+        # suppression raster and every later point is one byte lookup (same result, ~7x
+        # faster). Later points never lie below the kept one (order: decreasing y), so only
+        # the stencil's upper half, rows dy <= 0, is stamped.
         r = int(np.ceil(side)) - 1
         w = np.clip(side - np.abs(np.arange(-r, r + 1, dtype=np.float64)), 0, None)
-        stencil = (w[:, None] * w[None, :]) / side**2 > overlap
+        upper = ((w[:r + 1, None] * w[None, :]) / side**2 > overlap).astype(np.uint8)
         ip -= ip.min(0)
-        supp = np.zeros((ip[:, 1].max() + 2 * r + 1, ip[:, 0].max() + 2 * r + 1), bool)
-        for i, x, y in zip(order.tolist(), ip[order, 0].tolist(), ip[order, 1].tolist()):
-            if not supp[y + r, x + r]:
-                keep.append(i)
-                supp[y:y + 2 * r + 1, x:x + 2 * r + 1] |= stencil
-        return np.asarray(keep, int)
+        width = int(ip[:, 0].max()) + 2 * r + 1
+        buf = bytearray((int(ip[:, 1].max()) + 2 * r + 1) * width)
+        supp = np.frombuffer(buf, np.uint8).reshape(-1, width)  # shares buf's memory
+        flat = ((ip[order, 1] + r) * width + ip[order, 0] + r).tolist()
+        for j, f in enumerate(flat):
+            if not buf[f]:
+                keep.append(j)
+                y, x = divmod(f, width)  # the window's top-left is (y - r, x - r)
+                win = supp[y - r:y + 1, x - r:x + r + 1]
+                np.bitwise_or(win, upper, out=win)
+        return order[np.asarray(keep, int)]
     alive = np.ones(len(pts), bool)
     for i in order:
         if not alive[i]:

@@ -1,5 +1,7 @@
 """Alopecia model: paper hyper-parameters, clear feature errors, metrics, ablation, skops round trip."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,3 +60,25 @@ def test_skops_round_trip_with_trusted_types(tmp_path):
     loaded, cfg = load_alopecia_dir(tmp_path)
     x = check_features(train, cfg["feature_names"], "t")
     assert (loaded.predict(x) == model.predict(x)).all()
+
+
+def test_registered_model_carries_its_feature_settings(tmp_path):
+    import mlflow
+    from mlflow.models import Model
+
+    from scalpvision.alopecia.registry import register_alopecia
+
+    train = _frame(60, 0)
+    model, r = fit_eval(train, train, list(PAPER_FEATURES), "alopecia", GbmParams(n_estimators=5))
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        mlflow.set_experiment("settings")
+        settings = {"count_method": "hough", "min_strand_length": 45}
+        with mlflow.start_run():
+            v = register_alopecia(model, check_features(train, list(PAPER_FEATURES), "t").head(2),
+                                  "alopecia-settings", r, {}, settings)
+        local = mlflow.artifacts.download_artifacts(f"models:/alopecia-settings/{v}",
+                                                    dst_path=str(tmp_path / "dl"))
+        assert Model.load(str(Path(local) / "MLmodel")).metadata == {"feature_settings": settings}
+    finally:
+        mlflow.set_tracking_uri(None)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from scalpvision.features.accuracy import drawn_hair
-from scalpvision.features.count import CountParams, _as_segments, count_hairs
+from scalpvision.features.count import CountParams, _as_segments, count_hairs, count_params
 from scalpvision.features.thickness import (
     cross_section_widths, measure_thickness, reference_walk_widths,
 )
@@ -98,6 +98,31 @@ def test_crossing_hairs_count_two_and_a_fan_counts_three():
     for end in ((600, 100), (600, 250), (600, 400)):  # three hairs from one follicle
         cv2.line(fan, (60, 250), end, 1, 5)
     assert count_hairs(fan.astype(bool)) == 3
+
+
+def test_min_strand_length_decides_whether_a_short_hair_counts():
+    m = np.zeros((480, 640), np.uint8)
+    cv2.line(m, (100, 200), (135, 200), 1, 5)  # a 35-px stub, 40 px of mask with the caps
+    cv2.line(m, (100, 300), (500, 330), 1, 5)  # a long hair
+    assert count_hairs(m.astype(bool), count_params("strands", 30)) == 2
+    assert count_hairs(m.astype(bool), count_params("strands", 60)) == 1
+    assert count_params().strands.min_strand_length == 30  # the default
+    with pytest.raises(ValueError, match="unknown count method 'magic'"):
+        count_params("magic")
+
+
+def test_feature_settings_round_trip_to_count_params():
+    from types import SimpleNamespace
+
+    from scalpvision.features.table import count_params_from, feature_settings
+
+    s = feature_settings(SimpleNamespace(count_method="hough", min_strand_length=55))
+    assert s == {"count_method": "hough", "min_strand_length": 55}
+    p = count_params_from(s)
+    assert p.method == "hough" and p.strands.min_strand_length == 55
+    # a model registered before settings were recorded was trained with the old 40 px
+    assert count_params_from(None).strands.min_strand_length == 40
+    assert count_params_from({}) == count_params_from(None)
 
 
 def test_feature_table_paper_columns_and_calibration():

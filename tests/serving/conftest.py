@@ -17,6 +17,8 @@ import pytest
 import yaml
 
 BIN = Path(sys.executable).parent
+# not the defaults: the service must measure features as the registered model's table was
+SERVED_FEATURE_SETTINGS = {"count_method": "strands", "min_strand_length": 60}
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Served:
     image: Path          # a 640x480 rendered scalp image
     params: Path
     env: dict
+    feature_settings: dict
 
 
 def _free_port() -> int:
@@ -68,7 +71,7 @@ def _register(tmp: Path, uri: str) -> None:
                            {"test_dice": 0.5}, {"eval_manifest_hash": "t"})
         register_alopecia(gbm, x.head(3), "scalpvision-alopecia",
                           {"accuracy": 0.5, "weighted_f1": 0.5, "macro_f1": 0.5},
-                          {"eval_manifest_hash": "t"})
+                          {"eval_manifest_hash": "t"}, SERVED_FEATURE_SETTINGS)
     client = MlflowClient()
     for name, metric in (("scalpvision-hair-segmenter", "test_dice"),
                          ("scalpvision-alopecia", "test_weighted_f1")):
@@ -126,7 +129,7 @@ def served(tmp_path_factory, repo):
     else:
         proc.kill()
         pytest.fail(f"service not ready in 180 s:\n{(tmp / 'serve.log').read_text()[-3000:]}")
-    yield Served(url, info, tmp, image, pfile, env)
+    yield Served(url, info, tmp, image, pfile, env, SERVED_FEATURE_SETTINGS)
     os.killpg(proc.pid, 15)
     try:
         proc.wait(30)

@@ -42,6 +42,27 @@ def reference(served):
     return load_logged_segmenter(local)(read_image(served.image)).final
 
 
+def test_features_are_measured_with_the_registered_models_settings(served, reference):
+    """A 35-px stub counts as a hair with the default minimum strand length (30 px) but not
+    with the 60 px the served alopecia model was registered with."""
+    import cv2
+    import mlflow
+
+    from scalpvision.serving import ModelInfo, ScalpAnalyzer
+
+    mlflow.set_tracking_uri(served.env["MLFLOW_TRACKING_URI"])
+    dirs = {k: Path(mlflow.artifacts.download_artifacts(f"models:/{name}@champion",
+                                                        dst_path=str(served.tmp / f"own_{k}")))
+            for k, name in (("seg", "scalpvision-hair-segmenter"), ("alo", "scalpvision-alopecia"))}
+    mlflow.set_tracking_uri(None)
+    an = ScalpAnalyzer(dirs["seg"], dirs["alo"], ModelInfo("s", "1"), ModelInfo("a", "1"))
+    m = np.zeros((480, 640), np.uint8)
+    cv2.line(m, (100, 200), (135, 200), 1, 5)
+    cv2.line(m, (100, 300), (500, 330), 1, 5)
+    assert served.feature_settings["min_strand_length"] == 60
+    assert an.features(m.astype(bool))["hair_count"] == 1
+
+
 def test_readiness_and_health(served):
     assert httpx.get(f"{served.url}/readyz").status_code == 200
     assert httpx.get(f"{served.url}/livez").status_code == 200
@@ -68,9 +89,10 @@ def test_segment_raw_multipart_matches_the_library(served, reference):
 def test_all_endpoints_through_the_bentoml_client(served, reference):
     import bentoml
 
-    from scalpvision.features.table import hair_features
+    from scalpvision.features.table import count_params_from, hair_features
 
-    truth = hair_features(reference)
+    # measured with the registered model's feature settings, not the defaults
+    truth = hair_features(reference, count=count_params_from(served.feature_settings))
     with bentoml.SyncHTTPClient(served.url, timeout=120) as c:
         assert c.is_ready()
         s = c.segment(image=served.image)
