@@ -1,7 +1,9 @@
 """Segmentation quality on renderings the demo data rarely holds: every method's Dice on small
 sets of forced variants (light hair, dark skin, heavy blur, glare and flakes). Prints a table.
 
-    .venv/bin/python benchmarks/robustness.py [--model models/u2net] [--n 8]
+    .venv/bin/python benchmarks/robustness.py [--model models/u2net] [--n 8] [--params params.yaml]
+
+The segmenter runs with the ``segment`` settings of ``--params`` (the pipeline's).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import torch
 from scalpvision.data.synthetic import SessionStyle, render_scalp
 from scalpvision.segmentation.baselines import BASELINES
 from scalpvision.segmentation.metrics import segmentation_scores
-from scalpvision.segmentation.store import load_segmenter_unit
+from scalpvision.config import load_section
+from scalpvision.segmentation.store import build_segmenter
 
 ZERO = {f"value_{i}": 0 for i in range(1, 7)}
 VARIANTS = {
@@ -33,10 +36,12 @@ def main() -> None:
     ap.add_argument("--model", default="models/u2net")
     ap.add_argument("--n", type=int, default=8)
     ap.add_argument("--seed", type=int, default=9000)
+    ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    seg = load_segmenter_unit(Path(args.model))
-    methods = ["u2net (M̂)", "ensemble (M)", *BASELINES]
+    seg = build_segmenter(Path(args.model), load_section("segment", args.params))[0]
+    both = seg.boundary.active  # then M before the boundary step too
+    methods = ["u2net (M̂)", *(["M̂ AND M_AP"] if both else []), "ensemble (M)", *BASELINES]
     print("| variant | " + " | ".join(methods) + " |")
     print("|---" * (len(methods) + 1) + "|")
     for name, (restyle, values) in VARIANTS.items():
@@ -49,6 +54,8 @@ def main() -> None:
             res = seg(r.image)
             scores["u2net (M̂)"].append(segmentation_scores(res.coarse, r.mask)["dice"])
             scores["ensemble (M)"].append(segmentation_scores(res.final, r.mask)["dice"])
+            if both:
+                scores["M̂ AND M_AP"].append(segmentation_scores(res.ensembled, r.mask)["dice"])
             for k, f in BASELINES.items():
                 scores[k].append(segmentation_scores(f(r.image), r.mask)["dice"])
         print(f"| {name} | " + " | ".join(f"{np.mean(scores[m]):.3f}" for m in methods) + " |")

@@ -153,6 +153,9 @@ class SegmentParams:
     grabcut_iterations: int = 3  # the offline refiner's GrabCut iterations
     ensemble_min_area: int = 100
     ensemble_threshold: float = 0.5  # binarises the M̂ of the AND (paper: = threshold, 0.5)
+    boundary_band: int = 0  # boundary step after the AND: px inside M's edge it may remove ...
+    boundary_grow: int = 0  # ... and px outside it may add (paper: 0 and 0, no such step)
+    boundary_window: int = 25  # box of the local hair and scalp colour means (px, odd)
     u2net_runtime: str = "auto"  # auto (ONNX Runtime on a CPU when installed) | onnxruntime | torch
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from scalpvision.segmentation.baselines import BASELINES
 from scalpvision.segmentation.metrics import segmentation_scores
 from scalpvision.segmentation.prompts import PromptParams, Prompts, make_prompts, random_positive_points
-from scalpvision.segmentation.segmenter import HairSegmenter, ensemble
+from scalpvision.segmentation.segmenter import HairSegmenter
 
 METRICS = ("dice", "jaccard", "hair_f1", "pixel_f1_macro")
 
@@ -20,8 +20,10 @@ def score_image(seg: HairSegmenter, image: np.ndarray, truth: np.ndarray | None,
                 ablation: bool = False) -> tuple[dict[str, dict], object]:
     """Scores of every method on one image (empty when ``truth`` is None) and the result."""
     res = seg(image)
-    preds = {"u2net (M̂)": res.coarse, f"{seg.refiner.name} (M_AP)": res.refined,
-             "ensemble (M)": res.final}
+    preds = {"u2net (M̂)": res.coarse, f"{seg.refiner.name} (M_AP)": res.refined}
+    if seg.boundary.active:
+        preds["M̂ AND M_AP (before the boundary step)"] = res.ensembled
+    preds["ensemble (M)"] = res.final
     preds.update({f"baseline: {k}": f(image) for k, f in BASELINES.items()})
     if getattr(seg.refiner, "name", "") == "sam":  # unguided SAM needs the SAM weights
         from scalpvision.segmentation.refiners import unguided_sam_mask
@@ -49,7 +51,7 @@ def prompt_ablation(seg: HairSegmenter, image: np.ndarray, res) -> dict[str, np.
     out = {}
     for name, pr in variants.items():
         refined = res.refined if pr is ours else seg.refiner.refine(image, pr, res.coarse)
-        out[name] = ensemble(res.gate, refined, seg.ensemble_min_area)
+        out[name] = seg.combine(image, res.gate, refined)[1]
     return out
 
 

@@ -3,7 +3,11 @@ ensemble M = M̂ AND M_AP minus small components (paper §3.1, eq. 3).
 
 The M̂ of the AND may be binarised at its own, lower threshold (``ensemble_threshold``): the
 refiner is the precise part, and the AND then only vetoes what U²-Net is sure is not hair
-instead of also cutting the faint hairs it is unsure of. The paper uses one threshold (0.5)."""
+instead of also cutting the faint hairs it is unsure of. The paper uses one threshold (0.5).
+
+An optional last step (:mod:`scalpvision.segmentation.boundary`, not in the paper) sets the
+pixels along M's edge by the nearer local colour, hair or scalp; ``ensembled`` keeps the AND
+before it, so the evaluation reports both."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from scalpvision.segmentation.boundary import BoundaryParams, refine_boundary
 from scalpvision.segmentation.morphology import binarize, remove_small_components
 from scalpvision.segmentation.prompts import PromptParams, Prompts, prompts_from_mask
 from scalpvision.segmentation.train import predict_prob
@@ -37,17 +42,29 @@ class SegmentationResult:
     refined: np.ndarray  # M_AP
     final: np.ndarray  # M
     gate: np.ndarray  # the M̂ of the AND (``coarse`` unless ensemble_threshold differs)
+    ensembled: np.ndarray  # M̂ AND M_AP before the boundary step (``final`` when it is off)
     seconds: dict = field(default_factory=dict)
 
 
 class HairSegmenter:
     def __init__(self, u2net, refiner, prompt_params: PromptParams = PromptParams(),
                  ensemble_min_area: int = 100, long_side: int = 640,
-                 ensemble_threshold: float | None = None):
+                 ensemble_threshold: float | None = None,
+                 boundary: BoundaryParams = BoundaryParams()):
         self.u2net, self.refiner = u2net, refiner  # predict_prob puts a torch model in eval
         self.prompt_params, self.ensemble_min_area = prompt_params, ensemble_min_area
         self.long_side = long_side
         self.ensemble_threshold = ensemble_threshold  # None: the prompt threshold
+        self.boundary = boundary
+
+    def combine(self, image: np.ndarray, gate: np.ndarray, refined: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(M̂ AND M_AP, M): the ensemble, then the boundary step when it is on."""
+        ensembled = ensemble(gate, refined, self.ensemble_min_area)
+        if not self.boundary.active:
+            return ensembled, ensembled
+        return ensembled, remove_small_components(
+            refine_boundary(image, ensembled, self.boundary), self.ensemble_min_area)
 
     def __call__(self, image: np.ndarray) -> SegmentationResult:
         t0 = time.perf_counter()
@@ -101,6 +118,6 @@ class HairSegmenter:
         gate = coarse
         if self.ensemble_threshold not in (None, pp.threshold):
             gate = mhat(self.ensemble_threshold)
-        final = ensemble(gate, refined, self.ensemble_min_area)
+        ensembled, final = self.combine(image, gate, refined)
         t["ensemble"] = time.perf_counter() - t0
-        return SegmentationResult(prob, coarse, prompts, refined, final, gate, t)
+        return SegmentationResult(prob, coarse, prompts, refined, final, gate, ensembled, t)

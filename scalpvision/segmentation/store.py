@@ -55,9 +55,12 @@ def segmenter_for(model, s, long_side: int):
     from scalpvision.segmentation.runtime import inference_model
     from scalpvision.segmentation.segmenter import HairSegmenter
 
+    from scalpvision.segmentation.boundary import BoundaryParams
+
     refiner = make_refiner(s.refiner, s.sam_model, s.sam_checkpoint, s.grabcut_iterations)
+    boundary = BoundaryParams(s.boundary_band, s.boundary_grow, s.boundary_window)
     return HairSegmenter(inference_model(model, s.u2net_runtime), refiner, prompt_params_from(s),
-                         s.ensemble_min_area, long_side, s.ensemble_threshold)
+                         s.ensemble_min_area, long_side, s.ensemble_threshold, boundary)
 
 
 def build_segmenter(model_dir: str | Path, s):

@@ -183,3 +183,43 @@ def test_shared_components_give_the_same_filters_and_skeleton():
         assert np.array_equal(comps.at_least(area), remove_small_components(mask, area))
     kept = comps.at_least(150)
     assert np.array_equal(skeletonize(kept, comps), skeletonize(kept))
+
+
+def _blurred_stripe(width, hair_rgb, skin_rgb, sigma=1.2, h=120, w=200):
+    """A horizontal hair of ``width`` px (sub-pixel edges, Gaussian defocus) over a lit scalp
+    with a slow brightness gradient; returns the image and the true mask."""
+    y = np.arange(h, dtype=np.float32)[:, None] + 0.5
+    top = h / 2 - width / 2
+    cover = np.clip(np.minimum(y - top, top + width - y) + 0.5, 0, 1)  # pixel coverage
+    cover = cv2.GaussianBlur(np.repeat(cover, w, 1), (0, 0), sigma)
+    light = np.linspace(0.8, 1.15, w, dtype=np.float32)[None, :, None]
+    img = (np.array(skin_rgb, np.float32) * (1 - cover[..., None])
+           + np.array(hair_rgb, np.float32) * cover[..., None]) * light
+    truth = np.repeat((np.abs(y - h / 2) < width / 2), w, 1)
+    return np.clip(img, 0, 255).astype(np.uint8), truth
+
+
+@pytest.mark.parametrize("hair,skin", [((40, 30, 25), (205, 160, 140)),     # dark on light
+                                       ((235, 230, 220), (150, 105, 80))])  # white on dark
+@pytest.mark.parametrize("error", [-2, 2])  # the mask 2 px too narrow / too wide on each side
+def test_boundary_step_moves_a_wrong_edge_to_the_half_way_colour(hair, skin, error):
+    from scalpvision.segmentation.boundary import BoundaryParams, refine_boundary
+
+    img, truth = _blurred_stripe(8, hair, skin)
+    y = np.arange(img.shape[0])[:, None]
+    wrong = np.repeat(np.abs(y + 0.5 - img.shape[0] / 2) < 4 + error, img.shape[1], 1)
+    out = refine_boundary(img, wrong, BoundaryParams(band=2, grow=3))
+    width = out[:, 20:-20].sum(0)  # away from the frame's side edges
+    assert abs(np.median(width) - 8) <= 1 and abs(wrong[:, 20:-20].sum(0).mean() - 8) >= 3
+    assert segmentation_scores(out, truth)["dice"] > 0.95
+
+
+def test_boundary_step_off_and_bad_shapes():
+    from scalpvision.segmentation.boundary import BoundaryParams, refine_boundary
+
+    img, truth = _blurred_stripe(6, (40, 30, 25), (205, 160, 140))
+    off = refine_boundary(img, truth, BoundaryParams())
+    assert np.array_equal(off, truth) and off is not truth
+    assert not refine_boundary(img, np.zeros_like(truth), BoundaryParams(2, 3)).any()
+    with pytest.raises(ValueError, match="do not match"):
+        refine_boundary(img[:50], truth, BoundaryParams(2, 3))

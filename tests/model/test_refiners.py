@@ -106,6 +106,26 @@ def test_ensemble_threshold_gates_with_a_looser_mhat(monkeypatch):
     assert (loose.final <= loose.gate).all() and (loose.final <= loose.refined).all()
 
 
+def test_boundary_step_runs_after_the_and_and_keeps_it(monkeypatch):
+    """With the boundary step on, ``ensembled`` is still M̂ AND M_AP and ``final`` moves the
+    too-wide edge of U²-Net's mask onto the hair's colour edge; off, the two are one mask."""
+    import scalpvision.segmentation.segmenter as S
+    from scalpvision.segmentation.boundary import BoundaryParams
+
+    img = np.full((60, 120, 3), 200, np.uint8)
+    img[25:31] = 40  # a 6-px dark hair
+    prob = np.zeros((60, 120), np.float32)
+    prob[23:33, :] = 0.9  # 2 px too wide on each side
+    monkeypatch.setattr(S, "predict_prob", lambda model, image, long_side: prob)
+    pp = PromptParams(threshold=0.5, min_area=10)
+    on = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_min_area=10,
+                       boundary=BoundaryParams(band=2, grow=3))(img)
+    assert np.array_equal(on.ensembled, prob > 0.5)
+    assert np.array_equal(on.final[:, 15:-15], (img[..., 0] < 100)[:, 15:-15])
+    off = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_min_area=10)(img)
+    assert np.array_equal(off.final, off.ensembled) and np.array_equal(off.final, prob > 0.5)
+
+
 def test_unguided_sam_baseline_runs_on_the_real_code_path():
     from scalpvision.segmentation.refiners import unguided_sam_mask
     torch.manual_seed(0)
