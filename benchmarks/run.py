@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 STEPS = ["u2net_lite", "u2net_lite_onnxruntime", "u2net_full", "u2net_full_onnxruntime",
-         "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble",
+         "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble", "boundary",
          "baseline_yue", "thickness", "thickness_exits", "thickness_reference_walk",
          "thickness_reference_full", "count_strands", "count_hough",
          "hair_features"]
@@ -94,6 +94,12 @@ def _step(name: str, repeats: int, sam_variant: str, q) -> None:
     elif name == "ensemble":
         from scalpvision.segmentation.segmenter import ensemble
         fn = lambda: ensemble(mask, mask, 100)  # noqa: E731
+    elif name == "boundary":  # the step after the AND, at the demo's sizes, on a 1-px-wide mask
+        import cv2
+
+        from scalpvision.segmentation.boundary import BoundaryParams, refine_boundary
+        wide = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        fn = lambda: refine_boundary(img, wide, BoundaryParams(2, 3, 25))  # noqa: E731
     elif name == "thickness":
         from scalpvision.features.thickness import measure_thickness
         fn = lambda: measure_thickness(mask)  # noqa: E731

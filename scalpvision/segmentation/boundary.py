@@ -60,12 +60,10 @@ def refine_boundary(image: np.ndarray, mask: np.ndarray, p: BoundaryParams) -> n
     scalp_w = (cv2.dilate(m8, _K3, iterations=p.scalp_gap) == 0).astype(np.float32)
     scalp, n_scalp = _local_mean(img, scalp_w, p.window)
     known = (n_scalp >= p.min_samples) & (n_all >= p.min_samples)
-    nearer_hair = (np.linalg.norm(img - hair, axis=2) <= np.linalg.norm(img - scalp, axis=2))
+    rim = mask & (cv2.erode(m8, _K3, iterations=p.band) == 0) if p.band > 0 else mask & False
+    ring = (cv2.dilate(m8, _K3, iterations=p.grow) > 0) & ~mask if p.grow > 0 else rim
+    decide = (rim | ring) & known
+    px, ph, ps = img[decide], hair[decide], scalp[decide]  # (n, 3) each: only where it decides
     out = mask.copy()
-    if p.band > 0:
-        rim = mask & (cv2.erode(m8, _K3, iterations=p.band) == 0) & known
-        out[rim] = nearer_hair[rim]
-    if p.grow > 0:
-        ring = (cv2.dilate(m8, _K3, iterations=p.grow) > 0) & ~mask & known
-        out[ring] = nearer_hair[ring]
+    out[decide] = ((px - ph) ** 2).sum(1) <= ((px - ps) ** 2).sum(1)
     return out
