@@ -19,7 +19,7 @@ import numpy as np
 STEPS = ["u2net_lite", "u2net_lite_onnxruntime", "u2net_full", "u2net_full_onnxruntime",
          "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble", "boundary",
          "baseline_yue", "thickness", "thickness_exits", "thickness_reference_walk",
-         "thickness_reference_full", "count_strands", "count_hough",
+         "thickness_reference_full", "thickness_reference_literal", "count_strands", "count_hough",
          "hair_features"]
 
 
@@ -33,18 +33,25 @@ def _reference_thickness(mask: np.ndarray) -> np.ndarray:
     """The reference's thickness procedure as a straightforward re-implementation (§5): filter,
     skeleton, 20-px boxes + NMS, then per box a Python loop - PCA of the box's skeleton pixels
     (np.cov + eigh) and the 0.01-px walk along the perpendicular. Like-for-like with
-    ``measure_thickness``, which does the same steps vectorised."""
-    from scalpvision.features.thickness import ThicknessParams, reference_walk_widths
+    ``measure_thickness``, which does the same steps vectorised (our skeleton and NMS)."""
+    from scalpvision.features.thickness import ThicknessParams
     from scalpvision.segmentation.morphology import (
         box_nms_points, remove_small_components, skeletonize,
     )
     p = ThicknessParams()
     m = remove_small_components(mask, p.min_area)
-    skel = remove_small_components(skeletonize(m), p.min_skeleton_area)
+    return _per_box_walk(mask, remove_small_components(skeletonize(m), p.min_skeleton_area),
+                         box_nms_points, p)
+
+
+def _per_box_walk(mask: np.ndarray, skel: np.ndarray, nms, p) -> np.ndarray:
+    """Boxes round the skeleton pixels, ``nms``, then per kept box a Python loop: PCA of its
+    skeleton pixels and the reference's 0.01-px walk along the perpendicular."""
+    from scalpvision.features.thickness import reference_walk_widths
     ys, xs = np.nonzero(skel)
     pts = np.stack([xs, ys], 1).astype(float)
     out = []
-    for cx, cy in pts[box_nms_points(pts, p.box, p.nms_overlap)]:
+    for cx, cy in pts[nms(pts, p.box, p.nms_overlap)]:
         x0, y0 = int(cx) - p.box // 2, int(cy) - p.box // 2
         by, bx = np.nonzero(skel[max(y0, 0):y0 + p.box, max(x0, 0):x0 + p.box])
         if len(bx) < p.min_box_pixels:
@@ -54,6 +61,51 @@ def _reference_thickness(mask: np.ndarray) -> np.ndarray:
         angle = np.degrees(np.arctan2(vecs[1, -1], vecs[0, -1]))
         out.append(reference_walk_widths(mask, xy.mean(0)[None], np.array([angle]))[0])
     return np.asarray(out)
+
+
+def _lantuejoul_skeleton(mask: np.ndarray) -> np.ndarray:
+    """The reference's skeleton (reference-method.md §4.1 step 3): with a 3x3 cross, repeat
+    skel |= A - open(A); A = erode(A) until A is empty."""
+    import cv2
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    a = mask.astype(np.uint8)
+    skel = np.zeros_like(a)
+    while a.any():
+        eroded = cv2.erode(a, cross)
+        skel |= a & ~cv2.dilate(eroded, cross) & 1
+        a = eroded
+    return skel.astype(bool)
+
+
+def _malisiewicz_nms(points_xy: np.ndarray, box: int, overlap: float) -> np.ndarray:
+    """The reference's "fast NMS" as commonly written (§4.1 step 6): boxes sorted by y2, pick the
+    last, delete every box overlapping it by more than ``overlap`` of the other box's area."""
+    half = box / 2
+    x1, y1 = points_xy[:, 0] - half, points_xy[:, 1] - half
+    x2, y2 = points_xy[:, 0] + half, points_xy[:, 1] + half
+    area = (x2 - x1 + 1) * (y2 - y1 + 1)
+    idxs, pick = np.argsort(y2, kind="stable"), []
+    while len(idxs):
+        i = idxs[-1]
+        pick.append(i)
+        rest = idxs[:-1]
+        w = np.maximum(0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
+        h = np.maximum(0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
+        idxs = rest[(w * h) / area[rest] <= overlap]
+    return np.asarray(pick, int)
+
+
+def _reference_thickness_literal(mask: np.ndarray) -> np.ndarray:
+    """The reference's procedure with its own parts (§5): its morphological skeleton and its
+    NMS instead of ours, then the same per-box PCA and 0.01-px walk as
+    :func:`_reference_thickness`. A different skeleton gives different boxes, so this times the
+    reference as written rather than the same boxes."""
+    from scalpvision.features.thickness import ThicknessParams
+    from scalpvision.segmentation.morphology import remove_small_components
+    p = ThicknessParams()
+    m = remove_small_components(mask, p.min_area)
+    skel = remove_small_components(_lantuejoul_skeleton(m), p.min_skeleton_area)
+    return _per_box_walk(mask, skel, _malisiewicz_nms, p)
 
 
 def _rss_mb() -> float:
@@ -116,6 +168,9 @@ def _step(name: str, repeats: int, sam_variant: str, q) -> None:
     elif name == "thickness_reference_full":  # the whole reference procedure, plainly written
         fn = lambda: _reference_thickness(mask)  # noqa: E731
         repeats = min(repeats, 5)
+    elif name == "thickness_reference_literal":  # the reference with its own skeleton and NMS
+        fn = lambda: _reference_thickness_literal(mask)  # noqa: E731
+        repeats = min(repeats, 3)
     elif name.startswith("count_"):
         from scalpvision.features.count import CountParams, count_hairs
         cp = CountParams(method=name.split("_")[1])
@@ -170,6 +225,9 @@ def main() -> None:
     if "thickness" in times and "thickness_reference_full" in times:
         print("whole thickness vs the whole reference-style procedure (both thin, box and PCA): "
               f"{times['thickness_reference_full'] / times['thickness']:.0f}x")
+    if "thickness" in times and "thickness_reference_literal" in times:
+        print("whole thickness vs the reference as written (its skeleton and NMS, its boxes): "
+              f"{times['thickness_reference_literal'] / times['thickness']:.0f}x")
 
 
 if __name__ == "__main__":
