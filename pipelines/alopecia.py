@@ -14,7 +14,7 @@ import torch
 
 from scalpvision.alopecia.cnn import load_images, predict_cnn, train_cnn
 from scalpvision.alopecia.model import (
-    GbmParams, ablation, check_features, evaluate, fit_eval, report_markdown,
+    GbmParams, ablation, check_features, evaluate, fit_eval, grouped_cv, report_markdown,
 )
 from scalpvision.alopecia.registry import register_alopecia, save_alopecia_dir
 from scalpvision.config import as_dict, load_section
@@ -29,6 +29,25 @@ def _log_result(mlflow, r: dict, prefix: str = "") -> None:
                         f"{prefix}macro_f1": r["macro_f1"],
                         **{f"{prefix}recall_grade_{g}": v for g, v in r["recall"].items()
                            if v is not None}})
+
+
+def _cv(mlflow, cvs: dict, key: str, train: pd.DataFrame, names, a, gbm: GbmParams) -> None:
+    """Subject-grouped CV of one feature model on the train splits, logged to the active run;
+    skipped, and said so in the run's ``cv`` tag, when there are fewer subjects than folds."""
+    if a.cv_folds < 2:
+        mlflow.set_tag("cv", "off")
+        return
+    n_subjects = train.group.nunique()
+    if n_subjects < a.cv_folds:
+        note = f"skipped: {n_subjects} subjects < {a.cv_folds} folds"
+        print(f"{key}: grouped CV {note}")
+        mlflow.set_tag("cv", note)
+        return
+    cv = grouped_cv(train, names, a.target, gbm, a.cv_folds)
+    mlflow.set_tag("cv", f"{a.cv_folds}-fold, {n_subjects} subjects")
+    mlflow.log_metrics({f"cv_{k}": v for k, v in cv.items() if k.endswith(("_mean", "_sd"))})
+    mlflow.log_dict(cv, "grouped_cv.json")
+    cvs[key] = cv
 
 
 def main() -> None:
@@ -57,7 +76,7 @@ def main() -> None:
     settings = json.loads(sfile.read_text()) if sfile.is_file() else {}
     split_tags = {"train_splits": ",".join(a.train_splits), "eval_split": a.eval_split,
                   "data_hash": data_hash, "table": "alopecia"}
-    results, out, rep = {}, Path(a.out_dir), Path(a.report_dir)
+    results, cvs, out, rep = {}, {}, Path(a.out_dir), Path(a.report_dir)
     rep.mkdir(parents=True, exist_ok=True)
     with stage_run("alopecia", {"alopecia": as_dict(a)}, tracking, deps=[a.features],
                    tags={**split_tags, "model_kind": "features_gbm"}) as run:
@@ -66,6 +85,7 @@ def main() -> None:
         model, r = fit_eval(train, test, names, a.target, gbm)
         results["GBM, six paper features (M masks)"] = r
         _log_result(mlflow, r)
+        _cv(mlflow, cvs, "GBM, six paper features (M masks)", train, names, a, gbm)
         mlflow.log_dict(r, "evaluation.json")
         save_alopecia_dir(out, model, names, r, {"data_hash": data_hash,
                                                  "mlflow_run_id": run.info.run_id,
@@ -86,6 +106,8 @@ def main() -> None:
         _, r = fit_eval(train, test, ["otsu_mean_width"], a.target, gbm)
         results["Kim et al.: Otsu-mask mean thickness"] = r
         _log_result(mlflow, r)
+        _cv(mlflow, cvs, "Kim et al.: Otsu-mask mean thickness", train, ["otsu_mean_width"], a,
+            gbm)
     if "gtmask_hair_count" in df and test["gtmask_hair_count"].notna().all() \
             and train["gtmask_hair_count"].notna().all():
         with stage_run("alopecia_oracle_gt_masks", {"alopecia": as_dict(a)}, tracking,
@@ -94,6 +116,7 @@ def main() -> None:
             _, r = fit_eval(train, test, gtn, a.target, gbm)
             results["upper bound: same GBM on ground-truth masks"] = r
             _log_result(mlflow, r)
+            _cv(mlflow, cvs, "upper bound: same GBM on ground-truth masks", train, gtn, a, gbm)
     cp = a.cnn
     with stage_run("alopecia_baseline_cnn", {"alopecia": as_dict(a)}, tracking,
                    deps=[a.features], tags={**split_tags, "model_kind": "image_cnn",
@@ -110,10 +133,22 @@ def main() -> None:
     table = report_markdown(results, f"Alopecia severity on the {a.eval_split} split "
                                      f"(train: {'+'.join(a.train_splits)}, {len(train)} images; "
                                      f"test {len(test)})")
+    if cvs:
+        n_subj = train.group.nunique()
+        table += (f"\n### Subject-grouped {a.cv_folds}-fold cross-validation on "
+                  f"{'+'.join(a.train_splits)} ({len(train)} images, {n_subj} subjects)\n\n"
+                  "| model | accuracy (mean ± sd over folds) | weighted F1 (mean ± sd) | "
+                  "pooled accuracy | pooled weighted F1 |\n|---|---|---|---|---|\n")
+        for name, cv in cvs.items():
+            table += (f"| {name} | {cv['accuracy_mean']:.3f} ± {cv['accuracy_sd']:.3f} | "
+                      f"{cv['weighted_f1_mean']:.3f} ± {cv['weighted_f1_sd']:.3f} | "
+                      f"{cv['pooled']['accuracy']:.3f} | {cv['pooled']['weighted_f1']:.3f} |\n")
     table += "\n### Feature ablation (paper Table 7)\n\n" + abl.to_markdown(index=False,
                                                                              floatfmt=".4f") + "\n"
     (rep / "table.md").write_text(table)
-    (rep / "results.json").write_text(json.dumps(results, indent=1))
+    (rep / "results.json").write_text(json.dumps({**results, **{f"{k} / grouped CV": v
+                                                                for k, v in cvs.items()}},
+                                                 indent=1))
     first = results["GBM, six paper features (M masks)"]
     cnn_key = next(k for k in results if k.startswith("image-only"))
     metrics = {"accuracy": round(first["accuracy"], 4), "weighted_f1": round(first["weighted_f1"], 4),
@@ -121,6 +156,11 @@ def main() -> None:
                "cnn_weighted_f1": round(results[cnn_key]["weighted_f1"], 4),
                "kim_weighted_f1": round(results["Kim et al.: Otsu-mask mean thickness"]
                                         ["weighted_f1"], 4),
+               **{f"cv_{tag}weighted_f1": round(cvs[k]["weighted_f1_mean"], 4)
+                  for tag, k in (("", "GBM, six paper features (M masks)"),
+                                 ("kim_", "Kim et al.: Otsu-mask mean thickness"),
+                                 ("gt_", "upper bound: same GBM on ground-truth masks"))
+                  if k in cvs},
                "train_images": len(train), "test_images": len(test),
                "registered_version": version, "cnn_seconds": round(sum(h["seconds"] for h in hist), 1)}
     Path("metrics").mkdir(exist_ok=True)

@@ -220,6 +220,7 @@ class AlopeciaParams:
     n_estimators: int = 300
     subsample: float = 1.0
     seed: int = 0
+    cv_folds: int = 5  # subject-grouped CV on the train splits besides the test split; 0 = off
     cnn: CnnBaselineParams = field(default_factory=CnnBaselineParams)
     threads: int = 2
     out_dir: str = "models/alopecia"

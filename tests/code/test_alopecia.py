@@ -82,3 +82,22 @@ def test_registered_model_carries_its_feature_settings(tmp_path):
         assert Model.load(str(Path(local) / "MLmodel")).metadata == {"feature_settings": settings}
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_grouped_cv_keeps_each_subject_in_one_fold_and_scores_every_row():
+    from scalpvision.alopecia.model import grouped_cv
+
+    df = _frame(120, 3)
+    df["group"] = [f"s{i // 4}" for i in range(len(df))]  # 30 subjects of 4 images
+    cv = grouped_cv(df, list(PAPER_FEATURES), "alopecia", GbmParams(n_estimators=20), folds=5)
+    assert cv["pooled"]["n"] == len(df)  # every image predicted once, out of its fold
+    folds = cv["fold_groups"]  # the subjects of each fold: none in two, none left out
+    assert len(folds) == 5 and sum(map(len, folds)) == df.group.nunique()
+    assert set().union(*folds) == set(df.group)
+    assert cv["accuracy_mean"] > 0.8 and cv["accuracy_sd"] >= 0  # a separable grade
+    assert 0 < cv["weighted_f1_mean"] <= 1
+    with pytest.raises(ValueError, match=r"5 folds need 2 <= folds <= subjects \(3\)"):
+        grouped_cv(df.assign(group=np.arange(len(df)) % 3), list(PAPER_FEATURES), "alopecia",
+                   folds=5)
+    with pytest.raises(ValueError, match="needs a 'group' column"):
+        grouped_cv(df.drop(columns="group"), list(PAPER_FEATURES), "alopecia")

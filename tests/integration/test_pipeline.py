@@ -96,6 +96,8 @@ def test_repro_push_pull_and_mlflow(work):
     assert pkg["models"]["alopecia"]["registered_version"] == "1"
     pseudo = runs[runs["tags.mlflow.runName"] == "pseudo"].iloc[0]
     assert pseudo["tags.unlabelled_dirs_missing"] == "missing_folder_is_skipped"
+    gbm = runs[runs["tags.mlflow.runName"] == "alopecia"].iloc[0]
+    assert gbm["tags.cv"].startswith(("5-fold", "skipped: "))  # 25 images: few subjects
     u2 = runs[runs["tags.mlflow.runName"] == "u2net"].iloc[0]
     assert "metrics.val_dice_pseudo" in runs.columns and u2["tags.init"] == "random"
 
