@@ -146,7 +146,6 @@ class ScalpAnalyzer:
         from mlflow.models import Model
 
         from scalpvision.features.table import count_params_from
-
         from scalpvision.segmentation.store import load_logged_segmenter
 
         if threads:
