@@ -56,6 +56,9 @@ PAPER_SCALES = (  # reference-method.md §6 table
 )
 
 
+COUNT_METHODS = ("strands", "hough")
+
+
 @dataclass(frozen=True)
 class CountParams:
     method: str = "strands"  # strands | hough
@@ -65,6 +68,11 @@ class CountParams:
     dup_cos: float = 0.9  # hough: |cos| above this and ...
     dup_dist: float = 30.0  # ... endpoint distance below this (original px) = duplicate
     strands: StrandParams = field(default_factory=StrandParams)
+
+    def __post_init__(self):
+        if self.method not in COUNT_METHODS:
+            raise ValueError(f"unknown count method {self.method!r}; valid: "
+                             f"{', '.join(COUNT_METHODS)}")
 
 
 def _as_segments(lines) -> np.ndarray:
@@ -213,8 +221,6 @@ def count_strands(mask: np.ndarray, p: StrandParams = StrandParams(),
 def count_params(method: str = "strands", min_strand_length: int | None = None) -> CountParams:
     """CountParams from the two settings ``params.yaml`` (features) and a registered alopecia
     model carry; ``min_strand_length=None`` keeps the default."""
-    if method not in ("strands", "hough"):
-        raise ValueError(f"unknown count method {method!r}; valid: strands, hough")
     strands = StrandParams() if min_strand_length is None else \
         StrandParams(min_strand_length=int(min_strand_length))
     return CountParams(method=method, strands=strands)
@@ -222,9 +228,8 @@ def count_params(method: str = "strands", min_strand_length: int | None = None) 
 
 def count_hairs(mask: np.ndarray, p: CountParams = CountParams(),
                 skeleton: np.ndarray | None = None, components: Components | None = None) -> int:
-    """Number of hairs in a (H, W) bool mask; an empty mask counts 0."""
+    """Number of hairs in a (H, W) bool mask; an empty mask counts 0. ``p.method`` is one of
+    :data:`COUNT_METHODS` (``CountParams`` checks it)."""
     if p.method == "strands":
         return count_strands(mask, p.strands, skeleton, components)[0]
-    if p.method == "hough":
-        return count_hough(hough_segments(mask, p), p)
-    raise ValueError(f"unknown count method {p.method!r}; valid: strands, hough")
+    return count_hough(hough_segments(mask, p), p)

@@ -59,10 +59,12 @@ def refine_boundary(image: np.ndarray, mask: np.ndarray, p: BoundaryParams) -> n
     hair = np.where((n_core >= p.min_samples)[..., None], hair_core, hair_all)
     scalp_w = (cv2.dilate(m8, _K3, iterations=p.scalp_gap) == 0).astype(np.float32)
     scalp, n_scalp = _local_mean(img, scalp_w, p.window)
-    known = (n_scalp >= p.min_samples) & (n_all >= p.min_samples)
-    rim = mask & (cv2.erode(m8, _K3, iterations=p.band) == 0) if p.band > 0 else mask & False
-    ring = (cv2.dilate(m8, _K3, iterations=p.grow) > 0) & ~mask if p.grow > 0 else rim
-    decide = (rim | ring) & known
+    decide = np.zeros_like(mask)  # the rim inside M's edge and the ring outside it
+    if p.band > 0:
+        decide |= mask & (cv2.erode(m8, _K3, iterations=p.band) == 0)
+    if p.grow > 0:
+        decide |= (cv2.dilate(m8, _K3, iterations=p.grow) > 0) & ~mask
+    decide &= (n_scalp >= p.min_samples) & (n_all >= p.min_samples)
     px, ph, ps = img[decide], hair[decide], scalp[decide]  # (n, 3) each: only where it decides
     out = mask.copy()
     out[decide] = ((px - ph) ** 2).sum(1) <= ((px - ps) ** 2).sum(1)

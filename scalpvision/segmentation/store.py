@@ -50,12 +50,11 @@ def segmenter_for(model, s, long_side: int):
     """The :class:`HairSegmenter` around a U²-Net ``model`` in memory, with ``segment``
     settings (a ``SegmentParams``): its U²-Net runtime, refiner, prompt parameters and ensemble
     settings."""
+    from scalpvision.segmentation.boundary import BoundaryParams
     from scalpvision.segmentation.evaluation import prompt_params_from
     from scalpvision.segmentation.refiners import make_refiner
     from scalpvision.segmentation.runtime import inference_model
     from scalpvision.segmentation.segmenter import HairSegmenter
-
-    from scalpvision.segmentation.boundary import BoundaryParams
 
     refiner = make_refiner(s.refiner, s.sam_model, s.sam_checkpoint, s.grabcut_iterations)
     boundary = BoundaryParams(s.boundary_band, s.boundary_grow, s.boundary_window)
