@@ -18,7 +18,7 @@ import torch
 from scalpvision.data.synthetic import SessionStyle, render_scalp
 from scalpvision.segmentation.baselines import BASELINES
 from scalpvision.segmentation.metrics import segmentation_scores
-from scalpvision.config import load_section
+from scalpvision.config import load_params
 from scalpvision.segmentation.store import build_segmenter
 
 ZERO = {f"value_{i}": 0 for i in range(1, 7)}
@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    seg = build_segmenter(Path(args.model), load_section("segment", args.params))[0]
+    seg = build_segmenter(Path(args.model), load_params(args.params).segment)[0]
     both = seg.boundary.active  # then M before the boundary step too
     methods = ["u2net (M̂)", *(["M̂ AND M_AP"] if both else []), "ensemble (M)", *BASELINES]
     print("| variant | " + " | ".join(methods) + " |")

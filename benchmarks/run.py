@@ -13,8 +13,13 @@ import argparse
 import multiprocessing as mp
 import resource
 import time
+from dataclasses import replace
 
 import numpy as np
+
+from scalpvision.config import load_params
+
+PARAMS = load_params()  # the pipeline's settings: benchmarks time what the pipeline runs
 
 STEPS = ["u2net_lite", "u2net_lite_onnxruntime", "u2net_full", "u2net_full_onnxruntime",
          "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble", "boundary",
@@ -35,7 +40,7 @@ def _reference_thickness(mask: np.ndarray) -> np.ndarray:
     (np.cov + eigh) and the 0.01-px walk along the perpendicular. Like-for-like with
     ``measure_thickness``, which does the same steps vectorised (our skeleton and NMS)."""
     from scalpvision.features.thickness import ThicknessParams
-    from scalpvision.segmentation.morphology import (
+    from scalpvision.morphology import (
         box_nms_points, remove_small_components, skeletonize,
     )
     p = ThicknessParams()
@@ -101,7 +106,7 @@ def _reference_thickness_literal(mask: np.ndarray) -> np.ndarray:
     :func:`_reference_thickness`. A different skeleton gives different boxes, so this times the
     reference as written rather than the same boxes."""
     from scalpvision.features.thickness import ThicknessParams
-    from scalpvision.segmentation.morphology import remove_small_components
+    from scalpvision.morphology import remove_small_components
     p = ThicknessParams()
     m = remove_small_components(mask, p.min_area)
     skel = remove_small_components(_lantuejoul_skeleton(m), p.min_skeleton_area)
@@ -116,19 +121,19 @@ def _rss_mb() -> float:
 def _step(name: str, repeats: int, sam_variant: str, q) -> None:
     import torch
     torch.set_num_threads(2)
-    from scalpvision.segmentation.prompts import PromptParams, make_prompts
+    from scalpvision.segmentation.prompts import make_prompts
     img, mask = _scene()
     prob = mask.astype(np.float32)
-    prompts = make_prompts(prob, PromptParams(max_positive=64))
+    prompts = make_prompts(prob, replace(PARAMS.segment.prompts, max_positive=64))
     if name.startswith("u2net"):
         from scalpvision.segmentation.runtime import inference_model
-        from scalpvision.segmentation.train import predict_prob
+        from scalpvision.segmentation.inference import predict_prob
         from scalpvision.segmentation.u2net import build_u2net
         m = build_u2net(name.split("_")[1]).eval()
         m = inference_model(m, "onnxruntime") if name.endswith("onnxruntime") else m
         fn = lambda: predict_prob(m, img, 640)  # noqa: E731
     elif name == "prompts":
-        fn = lambda: make_prompts(prob, PromptParams(max_positive=64))  # noqa: E731
+        fn = lambda: make_prompts(prob, replace(PARAMS.segment.prompts, max_positive=64))  # noqa: E731
     elif name == "grabcut":
         from scalpvision.segmentation.refiners import GrabCutRefiner
         g = GrabCutRefiner()
@@ -149,9 +154,9 @@ def _step(name: str, repeats: int, sam_variant: str, q) -> None:
     elif name == "boundary":  # the step after the AND, at the demo's sizes, on a 1-px-wide mask
         import cv2
 
-        from scalpvision.segmentation.boundary import BoundaryParams, refine_boundary
+        from scalpvision.segmentation.boundary import refine_boundary
         wide = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        fn = lambda: refine_boundary(img, wide, BoundaryParams(2, 3, 25))  # noqa: E731
+        fn = lambda: refine_boundary(img, wide, PARAMS.segment.boundary)  # noqa: E731
     elif name == "thickness":
         from scalpvision.features.thickness import measure_thickness
         fn = lambda: measure_thickness(mask)  # noqa: E731
@@ -172,12 +177,12 @@ def _step(name: str, repeats: int, sam_variant: str, q) -> None:
         fn = lambda: _reference_thickness_literal(mask)  # noqa: E731
         repeats = min(repeats, 3)
     elif name.startswith("count_"):
-        from scalpvision.features.count import CountParams, count_hairs
-        cp = CountParams(method=name.split("_")[1])
+        from scalpvision.features.count import count_hairs
+        cp = replace(PARAMS.features.count, method=name.split("_")[1])
         fn = lambda: count_hairs(mask, cp)  # noqa: E731
     elif name == "hair_features":  # thickness + count sharing one thinning (what stages run)
         from scalpvision.features.table import hair_features
-        fn = lambda: hair_features(mask)  # noqa: E731
+        fn = lambda: hair_features(mask, count=PARAMS.features.count)  # noqa: E731
     elif name == "baseline_yue":
         from scalpvision.segmentation.baselines import blackhat_morphology
         fn = lambda: blackhat_morphology(img)  # noqa: E731

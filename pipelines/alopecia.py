@@ -8,20 +8,22 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
 from scalpvision.alopecia.cnn import load_images, predict_cnn, train_cnn
+from scalpvision.alopecia.kind import save_alopecia_dir
 from scalpvision.alopecia.model import (
-    GbmParams, ablation, check_features, evaluate, fit_eval, grouped_cv, report_markdown,
+    ablation, check_features, evaluate, fit_eval, grouped_cv, report_markdown,
 )
-from scalpvision.alopecia.registry import register_alopecia, save_alopecia_dir
-from scalpvision.config import as_dict, load_section
+from scalpvision.alopecia.params import GbmParams
+from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
+from scalpvision.errors import BadInputError, MissingInputError
 from scalpvision.features.table import SETTINGS_FILE
-from scalpvision.promotion import MANIFEST_TAG, manifest_hash
-from scalpvision.tracking import content_hash, git_revision, stage_run
+from scalpvision.ops.promotion import MANIFEST_TAG, manifest_hash
+from scalpvision.ops.registry import register
+from scalpvision.ops.tracking import content_hash, git_revision, stage_run
 
 
 def _log_result(mlflow, r: dict, prefix: str = "") -> None:
@@ -54,26 +56,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
-    a = load_section("alopecia", args.params)
-    tracking = load_section("tracking", args.params)
+    P = load_params(args.params)
+    a = P.alopecia
+    tracking = P.tracking
     torch.set_num_threads(a.threads)
     df = pd.read_csv(a.features)
     if a.target not in df:
-        raise ValueError(f"{a.features}: no target column {a.target!r}")
+        raise BadInputError(f"{a.features}: no target column {a.target!r}")
     train = df[df.split.isin(a.train_splits)].reset_index(drop=True)
     test = df[df.split == a.eval_split].reset_index(drop=True)
     if train.empty or test.empty:
-        raise ValueError(f"{a.features}: empty split (train {a.train_splits}: {len(train)}, "
+        raise BadInputError(f"{a.features}: empty split (train {a.train_splits}: {len(train)}, "
                          f"{a.eval_split}: {len(test)} rows)")
     leak = set(train.group) & set(test.group)
     if leak:
-        raise ValueError(f"{a.features}: subjects in both train and {a.eval_split}: "
+        raise BadInputError(f"{a.features}: subjects in both train and {a.eval_split}: "
                          f"{sorted(leak)[:5]} - the split must be grouped by subject")
-    gbm = GbmParams(a.learning_rate, a.max_depth, a.n_estimators, a.subsample, a.seed)
+    gbm = a.gbm
     names = list(a.feature_names)
     data_hash = content_hash(Path(a.features))
     sfile = Path(a.features).parent / SETTINGS_FILE
-    settings = json.loads(sfile.read_text()) if sfile.is_file() else {}
+    if not sfile.is_file():
+        raise MissingInputError(f"{sfile}: no feature settings beside the feature table "
+                                "(run `dvc repro features`)")
+    settings = json.loads(sfile.read_text())
     split_tags = {"train_splits": ",".join(a.train_splits), "eval_split": a.eval_split,
                   "data_hash": data_hash, "table": "alopecia"}
     results, cvs, out, rep = {}, {}, Path(a.out_dir), Path(a.report_dir)
@@ -90,12 +96,12 @@ def main() -> None:
         save_alopecia_dir(out, model, names, r, {"data_hash": data_hash,
                                                  "mlflow_run_id": run.info.run_id,
                                                  "feature_settings": settings})
-        version = register_alopecia(model, check_features(test, names, "test").head(3),
-                                    a.register_name, r, {
-                                        **split_tags, "features": ",".join(names),
-                                        "eval_images": str(len(test)),
-                                        MANIFEST_TAG: manifest_hash(test, ["image_id", a.target]),
-                                        "git.commit": git_revision(Path("."))[0]}, settings)
+        version = register(
+            "alopecia", (model, check_features(test, names, "test").head(3), settings),
+            a.register_name, {f"test_{k}": r[k] for k in ("accuracy", "weighted_f1", "macro_f1")},
+            {**split_tags, "features": ",".join(names), "eval_images": str(len(test)),
+             MANIFEST_TAG: manifest_hash(test, ["image_id", a.target]),
+             "git.commit": git_revision(Path("."))[0]})
         abl = ablation(train, test, names, a.target, gbm)
         mlflow.log_table(abl, "ablation_table7.json")
         for k, row in abl.iterrows():
@@ -122,7 +128,7 @@ def main() -> None:
                    deps=[a.features], tags={**split_tags, "model_kind": "image_cnn",
                                             "backbone": cp.backbone}):
         xtr, xte = load_images(train.path, cp.image_size), load_images(test.path, cp.image_size)
-        cnn, init, hist = train_cnn(xtr, train[a.target].to_numpy(int), cp, a.seed,
+        cnn, init, hist = train_cnn(xtr, train[a.target].to_numpy(int), cp, gbm.seed,
                                     on_epoch=lambda ep, rec: mlflow.log_metrics(
                                         {"train_loss": rec["loss"]}, step=ep))
         mlflow.set_tag("init", init)

@@ -9,18 +9,19 @@ import pandas as pd
 
 from data_checks.manifest_suite import leakage_summary, run_manifest_checks
 from data_checks.report import write_report
-from scalpvision.config import as_dict, load_section
+from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
-from scalpvision.tracking import stage_run
+from scalpvision.ops.tracking import stage_run
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
-    p = load_section("check", args.params)
-    imp = load_section("import", args.params)
-    tracking = load_section("tracking", args.params)
+    P = load_params(args.params)
+    p = P.check
+    imp = P["import"]
+    tracking = P.tracking
     df = pd.read_csv(p.manifest)
     with stage_run("check", {"check": as_dict(p)}, tracking, deps=[p.manifest]) as _:
         import mlflow

@@ -6,46 +6,41 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from scalpvision.config import as_dict, load_section
+from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
 from scalpvision.features.accuracy import errors_by_width, grid_summary, image_errors, width_grid
-from scalpvision.features.count import count_params
 from scalpvision.features.table import SETTINGS_FILE, feature_settings, hair_features
 from scalpvision.features.thickness import measure_thickness
 from scalpvision.io import ImageReadError, read_image, read_mask
 from scalpvision.segmentation.baselines import otsu_threshold
-from scalpvision.tracking import stage_run
+from scalpvision.ops.tracking import stage_run
 
 LABELS = ["value_1", "value_2", "value_3", "value_4", "value_5", "value_6",
           "dandruff", "sebum", "erythema", "alopecia"]
-
-
-def _find_mask(stem: str, dirs: list[Path]) -> Path | None:
-    return next((d / f"{stem}.png" for d in dirs if (d / f"{stem}.png").is_file()), None)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
-    p = load_section("features", args.params)
-    tracking = load_section("tracking", args.params)
+    P = load_params(args.params)
+    p = P.features
+    tracking = P.tracking
     man = pd.read_csv(p.manifest)
-    dirs = [Path(d) for d in p.masks_dirs]
-    count = count_params(p.count_method, p.min_strand_length)
+    masks = Path(p.masks_dir)
+    count = p.count
     rows, missing, bad = [], [], []
     with stage_run("features", {"features": as_dict(p)}, tracking,
-                   deps=[p.manifest, *p.masks_dirs], tags={"count_method": p.count_method}) as _:
+                   deps=[p.manifest, p.masks_dir], tags={"count_method": count.method}) as _:
         import mlflow
 
         for r in tqdm(list(man.itertuples()), desc="features", unit="img"):
             stem = Path(r.path).stem
-            mpath = _find_mask(stem, dirs)
-            if mpath is None:
+            mpath = masks / f"{stem}.png"
+            if not mpath.is_file():
                 missing.append(stem)
                 continue
             row = {"image_id": r.image_id, "path": r.path, "split": r.split, "group": r.group,
@@ -87,14 +82,14 @@ def main() -> None:
         lines = ["### Width against truth: drawn hairs at every angle (px)", "",
                  gsum.to_markdown(index=False, floatfmt=".3f"), ""]
         if acc:
-            lines += [f"### Count ({p.count_method}) and mean width against the built-in truth",
+            lines += [f"### Count ({count.method}) and mean width against the built-in truth",
                       "", pd.DataFrame(acc).T.to_markdown(floatfmt=".3f"), ""]
             for src, t in by_width.items():
                 lines += [f"### Test split by true mean hair width: {src}", "",
                           t.to_markdown(index=False, floatfmt=".3f"), ""]
         (rep / "accuracy.md").write_text("\n".join(lines))
         metrics = {"images": len(df), "missing_mask": len(missing), "unreadable": len(bad),
-                   "count_method": p.count_method,
+                   "count_method": count.method,
                    "grid_worst_abs_error_px": round(float(gsum.worst_abs_error_px.max()), 3)}
         for key, e in acc.items():
             if key.endswith("/ test"):
@@ -110,7 +105,7 @@ def main() -> None:
     Path("metrics/features.json").write_text(json.dumps(metrics, indent=1))
     print((rep / "accuracy.md").read_text())
     if missing:
-        print(f"{len(missing)} image(s) have no mask in {p.masks_dirs}: e.g. {missing[:3]}")
+        print(f"{len(missing)} image(s) have no mask in {p.masks_dir}: e.g. {missing[:3]}")
     for b in bad:
         print(f"unreadable: {b}")
 

@@ -7,18 +7,19 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from scalpvision.config import as_dict, load_section
+from scalpvision.config import as_dict, load_params
 from scalpvision.data.aihub import accept_import, import_label_tables, import_tree
 from scalpvision.entry import run_main
-from scalpvision.tracking import stage_run
+from scalpvision.ops.tracking import stage_run
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
-    p = load_section("import", args.params)
-    tracking = load_section("tracking", args.params)
+    P = load_params(args.params)
+    p = P["import"]
+    tracking = P.tracking
     out = Path(p.out_dir)
     if out.exists():
         shutil.rmtree(out)

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from scalpvision.config import as_dict, load_section
+from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
 from scalpvision.io import ImageReadError, list_images, read_image, write_image, write_mask
 from scalpvision.segmentation.pseudo_pairs import (
     PatchFilter, collect_patches, iter_pseudo_pairs,
 )
-from scalpvision.tracking import stage_run
+from scalpvision.ops.tracking import stage_run
 from scalpvision.viz import contact_sheet, overlay_mask
 
 log = logging.getLogger("pseudo")
@@ -46,8 +46,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
-    p = load_section("pseudo", args.params)
-    tracking = load_section("tracking", args.params)
+    P = load_params(args.params)
+    p = P.pseudo
+    tracking = P.tracking
     out = Path(p.out_dir)
     if out.exists():
         shutil.rmtree(out)
@@ -69,7 +70,7 @@ def main() -> None:
         rng = np.random.default_rng(p.seed)
         rows, sheet = [], []
         n_val = int(round(p.n_pairs * p.val_share))
-        pairs = iter_pseudo_pairs(patches, p.n_pairs, rng, (640, 480), p)  # p is a HairDrawParams
+        pairs = iter_pseudo_pairs(patches, p.n_pairs, rng, (640, 480), p.draw)
         for i, (img, mask, k, n) in enumerate(tqdm(pairs, total=p.n_pairs, desc="pairs")):
             name = f"pseudo_{i:05d}"
             write_image(out / "images" / f"{name}.jpg", img, quality=95)

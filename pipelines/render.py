@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from scalpvision.config import as_dict, load_section
-from scalpvision.data.synthetic_dataset import plan_dataset, write_dataset
+from scalpvision.config import as_dict, load_params
+from scalpvision.data.synthetic_dataset import render_dataset
 from scalpvision.entry import run_main
 from scalpvision.io import read_image, write_image
-from scalpvision.tracking import stage_run
+from scalpvision.ops.tracking import stage_run
 from scalpvision.viz import contact_sheet
 
 
@@ -20,19 +20,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
-    p = load_section("render", args.params)
-    tracking = load_section("tracking", args.params)
+    P = load_params(args.params)
+    p = P.render
+    tracking = P.tracking
     out = Path(p.out_dir)
     with stage_run("render", {"render": as_dict(p)}, tracking) as _:
         import mlflow
 
         if out.exists():
             shutil.rmtree(out)
-        plans = plan_dataset(p.n_images, p.seed, p.images_per_session, p.validation_share,
-                             p.second_filing_share)
-        summary = write_dataset(out, plans, p.seed, p.width, p.height, p.jpeg_quality,
-                                p.workers, progress=lambda it, total: tqdm(
-                                    it, total=total, desc="render", unit="img"))
+        summary, plans = render_dataset(p, out, progress=lambda it, total: tqdm(
+            it, total=total, desc="render", unit="img"))
         # contact sheet: the first image of each alopecia grade, then of each other condition
         picks, caps = [], []
         for col in ("value_6", "value_1", "value_2", "value_3", "value_4", "value_5"):

@@ -1,27 +1,28 @@
 """Stage `seg_eval`: segment the test split with the trained U²-Net + refiner + ensemble, score
-every method against ground truth, run the prompt ablation, write masks, tables and overlays."""
+every method against ground truth, run the prompt ablation, write tables and overlays, and
+register the segmenter. It writes no masks: `hair_masks` owns them."""
 
 import argparse
 import json
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from scalpvision.config import as_dict, load_section
+from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
-from scalpvision.registry import register_segmenter
-from scalpvision.io import ImageReadError, list_images, read_image, read_mask, write_image, write_mask
+from scalpvision.io import ImageReadError, list_images, read_image, read_mask, write_image
+from scalpvision.ops.promotion import MANIFEST_TAG, manifest_hash
+from scalpvision.ops.registry import register
+from scalpvision.ops.tracking import git_revision, stage_run
 from scalpvision.segmentation.evaluation import (
     average, evaluation_rows, markdown_table, score_image,
 )
+from scalpvision.segmentation.kind import segmentation_metrics
 from scalpvision.segmentation.runtime import runtime_name
 from scalpvision.segmentation.store import build_segmenter
-from scalpvision.promotion import MANIFEST_TAG, manifest_hash
-from scalpvision.tracking import git_revision, stage_run
 from scalpvision.viz import contact_sheet, overlay_mask
 
 log = logging.getLogger("seg_eval")
@@ -39,20 +40,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
-    e = load_section("seg_eval", args.params)
-    s = load_section("segment", args.params)
-    u = load_section("u2net", args.params)
-    tracking = load_section("tracking", args.params)
+    P = load_params(args.params)
+    e = P.seg_eval
+    s = P.segment
+    u = P.u2net
+    tracking = P.tracking
     torch.set_num_threads(u.threads)
     seg, cfg = build_segmenter(u.out_dir, s)
     refiner = seg.refiner
     test = evaluation_rows(e)
-    out, masks_dir = Path(e.out_dir), Path(e.masks_dir)
-    for d in (masks_dir,):
-        if d.exists():
-            shutil.rmtree(d)
+    out = Path(e.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tags = {"refiner": refiner.name, "sam_model": s.sam_model if refiner.name == "sam" else "none",
+    tags = {"refiner": refiner.name,
+            "sam_model": s.refiner.sam_model if refiner.name == "sam" else "none",
             "u2net_variant": cfg["kwargs"]["variant"], "u2net_run": cfg.get("mlflow_run_id", ""),
             "u2net_runtime": runtime_name(seg.u2net)}
     with stage_run("seg_eval", {"segment": as_dict(s), "seg_eval": as_dict(e)}, tracking,
@@ -68,7 +68,6 @@ def main() -> None:
                 continue
             do_abl = i < e.ablation_images
             scores, res = score_image(seg, image, truth, ablation=do_abl)
-            write_mask(masks_dir / f"{Path(r.path).stem}.png", res.final)
             main_scores = {k: v for k, v in scores.items() if not k.startswith("ablation")}
             per_image.append(main_scores)
             if do_abl:
@@ -122,11 +121,8 @@ def main() -> None:
             real_caps = ["no unlabelled image folder found (seg_eval.unlabelled_dirs)"]
         write_image(out / "overlays_unlabelled_real.jpg",
                     contact_sheet(real_panels, real_caps, cols=4), 90)
-        m = avg["ensemble (M)"]
-        version = register_segmenter(
-            u.out_dir, as_dict(s), u.register_name,
-            {"test_dice": m["dice"], "test_jaccard": m["jaccard"],
-             "test_pixel_f1_macro": m["pixel_f1_macro"]},
+        version = register(
+            "segmenter", (u.out_dir, as_dict(s)), u.register_name, segmentation_metrics(avg),
             {"refiner": refiner.name, "u2net_run": cfg.get("mlflow_run_id", ""),
              "data_hash": cfg.get("data_hash", ""), "eval_manifest": e.manifest,
              "eval_split": e.split, "eval_images": str(len(test)),

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalpvision.config import as_dict, load_section
+from scalpvision.config import as_dict, load_params
 from scalpvision.data.layout import TARGET_COLUMNS
 from scalpvision.data.splits import grouped_stratified_split
 from scalpvision.entry import run_main
-from scalpvision.tracking import stage_run
+from scalpvision.ops.tracking import stage_run
 
 
 def main() -> None:
@@ -18,8 +18,9 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--images", default="data/interim/images.csv")
     args = ap.parse_args()
-    p = load_section("split", args.params)
-    tracking = load_section("tracking", args.params)
+    P = load_params(args.params)
+    p = P.split
+    tracking = P.tracking
     df = pd.read_csv(args.images)
     with stage_run("split", {"split": as_dict(p)}, tracking, deps=[args.images]) as _:
         import mlflow

@@ -5,28 +5,30 @@ images itself (U²-Net -> prompts -> refiner, as ``segment`` configures it; thei
 masks are never read) and trains on them for ``self_training_epochs`` more epochs."""
 
 import argparse
+from dataclasses import replace
 import json
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from scalpvision.checkpoints import save_model_dir
-from scalpvision.config import as_dict, load_section
+from scalpvision.ops.checkpoints import save_model_dir
+from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
-from scalpvision.segmentation.train import TrainConfig, resolve_device, seeded_u2net, train_u2net
-from scalpvision.tracking import content_hash, stage_run
+from scalpvision.segmentation.train import resolve_device, seeded_u2net, train_u2net
+from scalpvision.ops.tracking import content_hash, stage_run
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
-    p = load_section("u2net", args.params)
-    pseudo = load_section("pseudo", args.params)
-    tracking = load_section("tracking", args.params)
+    P = load_params(args.params)
+    p = P.u2net
+    pseudo = P.pseudo
+    tracking = P.tracking
     torch.set_num_threads(p.threads)
+    t = replace(p.train, device=resolve_device(p.train.device))
     pairs = pd.read_csv(Path(pseudo.out_dir) / "pairs.csv")
     train = list(pairs.loc[pairs.split == "train", ["image", "mask"]].itertuples(index=False))
     val = list(pairs.loc[pairs.split == "val", ["image", "mask"]].itertuples(index=False))
@@ -34,10 +36,10 @@ def main() -> None:
     real_val = man[(man.split == "val") & man.get("mask_path", pd.Series(dtype=str)).notna()]
     real_val = list(real_val[["path", "mask_path"]].head(p.val_real_images).itertuples(index=False))
     val_sets = {"pseudo": val[:p.val_pseudo_pairs], **({"real": real_val} if real_val else {})}
-    model = seeded_u2net(p.variant, p.seed, checkpoint=p.checkpoint or None)
+    model = seeded_u2net(p.variant, t.seed, checkpoint=p.checkpoint or None)
     self_labels = None
-    if p.self_training_images > 0 and p.self_training_epochs > 0:
-        seg_params = load_section("segment", args.params)
+    if p.self_training_images > 0 and t.self_training_epochs > 0:
+        seg_params = P.segment
         unlabelled = man.loc[man.split == "train", "path"].head(p.self_training_images).tolist()
 
         def self_labels(m):
@@ -45,7 +47,7 @@ def main() -> None:
             from scalpvision.segmentation.store import segmenter_for
             from scalpvision.segmentation.train import self_label
 
-            seg = segmenter_for(m, seg_params, p.infer_long_side)
+            seg = segmenter_for(m, seg_params, t.infer_long_side)
             loaded = list(iter_images(unlabelled))
             out = []
             for (f, img), (_, res) in zip(loaded, seg.map(loaded)):
@@ -56,17 +58,13 @@ def main() -> None:
             m.train()
             return out
 
-    cfg = TrainConfig(p.epochs, p.batch_size, p.lr, p.rescale, p.crop, p.seed, p.infer_long_side,
-                      resolve_device(p.device), p.dice_weight, p.hair_crop_share,
-                      p.bn_recalibration_images, p.lr_schedule, p.photometric,
-                      p.self_training_epochs, p.self_training_lr)
     with stage_run("u2net", {"u2net": as_dict(p)}, tracking,
-                   deps=[pseudo.out_dir], tags={"model": f"u2net-{p.variant}", "device": cfg.device,
+                   deps=[pseudo.out_dir], tags={"model": f"u2net-{p.variant}", "device": t.device,
                                                 "init": p.checkpoint or "random"}) as run:
         import mlflow
 
         best, history = train_u2net(
-            model, train, val_sets, cfg,
+            model, train, val_sets, t,
             on_epoch=lambda ep, rec: mlflow.log_metrics(
                 {k: float(v) for k, v in rec.items() if k not in ("epoch", "best")}, step=ep),
             select_on="real" if real_val else "pseudo", self_labels=self_labels)
@@ -74,7 +72,7 @@ def main() -> None:
         best_rec = max(history, key=lambda r: r.get("val_dice_real", r.get("val_dice_pseudo", 0)))
         config = {"builder": "u2net", "kwargs": {"variant": p.variant},
                   "preprocessing": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
-                                    "scale": "1/255", "infer_long_side": p.infer_long_side},
+                                    "scale": "1/255", "infer_long_side": t.infer_long_side},
                   "threshold": 0.5, "trained_on": pseudo.out_dir,
                   "data_hash": content_hash(Path(pseudo.out_dir) / "pairs.csv"),
                   "best_epoch": best_rec["epoch"], "mlflow_run_id": run.info.run_id,

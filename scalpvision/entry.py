@@ -6,11 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from scalpvision.config import ConfigError
-from scalpvision.data.aihub import ImportFailure
-from scalpvision.io import ImageReadError
-
-USER_ERRORS = (ConfigError, ImportFailure, ImageReadError, FileNotFoundError, ValueError)
+from scalpvision.errors import UserError
 
 
 def configure_logging(verbose: bool = False) -> None:
@@ -21,14 +17,15 @@ def configure_logging(verbose: bool = False) -> None:
 
 
 def run_main(fn: Callable[[], int | None]) -> None:
-    """Run ``fn``; a user mistake prints one clear line (no traceback) and exits 2."""
-    from scalpvision.tracking import quiet_environment
+    """Run ``fn``; a user mistake (:class:`UserError`) prints one clear line (no traceback)
+    and exits 2; any other exception is a bug and keeps its traceback."""
+    from scalpvision.ops.tracking import quiet_environment
 
     quiet_environment()
     configure_logging()
     try:
         code = fn()
-    except USER_ERRORS as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from scalpvision.errors import UserError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
-class ImageReadError(ValueError):
+class ImageReadError(UserError, ValueError):
     """An image file could not be read as an image; the message names the file and why."""
 
 

@@ -1,12 +1,14 @@
-"""The ScalpVision BentoML service: the champion hair segmenter and alopecia model over HTTP.
+"""The ScalpVision BentoML service: every model of ``serve.models`` over HTTP, by role.
 
-Endpoints (POST, multipart field ``image``): ``/segment``, ``/hair_features``, ``/alopecia``,
-``/diagnose``. GET ``/ui/`` is the web page, GET ``/ui/health`` names the loaded model versions;
-BentoML adds ``/healthz``, ``/livez``, ``/readyz`` and ``/docs``. Bad input is answered with a
-4xx JSON ``{"error": ..., "status": ...}``, never a 500.
+Endpoints (POST, multipart field ``image``): ``/segment`` (role ``segmenter``),
+``/hair_features`` and ``/alopecia`` (role ``alopecia``), ``/diagnose`` (every role, in the
+order ``serve.models`` lists them). GET ``/ui/`` is the web page, GET ``/ui/health`` names the
+loaded model versions; BentoML adds ``/healthz``, ``/livez``, ``/readyz`` and ``/docs``. Bad
+input is answered with a 4xx JSON ``{"error": ..., "status": ...}``, never a 500.
 
 The models are the ones ``scalpvision package`` imported into the BentoML store from
-``models:/<name>@champion``; settings come from the ``serve`` section of params.yaml.
+``models:/<registered_name>@<alias>``; settings come from the ``serve`` section of the
+parameter file the bento was packaged with (``SCALPVISION_PARAMS`` overrides it).
 """
 
 from __future__ import annotations
@@ -20,19 +22,16 @@ from starlette.applications import Starlette
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
 
-from scalpvision.config import ServeParams, load_section
-from scalpvision.serving import UploadGuard
+from scalpvision.config import load_params
+from scalpvision.serve.upload import UploadGuard
 
 HERE = Path(__file__).resolve().parent
-
-
-def _settings() -> ServeParams:
-    path = Path(os.environ.get("SCALPVISION_PARAMS", "params.yaml"))
-    return load_section("serve", path) if path.is_file() else ServeParams()
-
-
-S = _settings()
+_PACKAGED = HERE.parent / "build" / "bento" / "params.yaml"  # `scalpvision package` writes it
+P = load_params(os.environ.get("SCALPVISION_PARAMS") or
+                (_PACKAGED if _PACKAGED.is_file() else "params.yaml"))
+S = P.serve
 STATE: dict = {}   # the analyzer, once the worker has loaded it (for the UI routes)
+UPLOAD_PATHS = ("/segment", "/hair_features", "/alopecia", "/diagnose")
 
 
 async def _page(request):
@@ -48,38 +47,38 @@ async def _health(request):
 ui = Starlette(routes=[Route("/", _page), Route("/health", _health)])
 
 
+def _ref_attr(role: str) -> str:
+    return f"model_{re.sub(r'[^0-9a-zA-Z_]', '_', role)}"
+
+
 def _info(ref, name: str):
-    from scalpvision.serving import ModelInfo
+    from scalpvision.serve.analyzer import ModelInfo
 
     m = bentoml.models.get(ref.tag) if hasattr(ref, "tag") else ref
     labels = dict(m.info.labels)
     return ModelInfo(name=labels.get("registered_model", name),
-                     version=labels.get("registered_version", "?"),
+                     version=labels.get("registered_version", "?"), kind=labels.get("kind", ""),
                      alias=labels.get("alias", ""), store_tag=str(m.tag),
                      metrics=dict(m.info.metadata or {}))
 
 
-@bentoml.asgi_app(ui, path="/ui")
-@bentoml.service(name=S.service_name, workers=S.workers,
-                 traffic={"timeout": 600, "max_concurrency": 64})
 class ScalpVision:
-    segmenter_ref = bentoml.models.BentoModel(f"{S.segmenter_model}:latest")
-    alopecia_ref = bentoml.models.BentoModel(f"{S.alopecia_model}:latest")
-
     def __init__(self) -> None:
-        from scalpvision.serving import ScalpAnalyzer, UploadRules
+        from scalpvision.serve.analyzer import ScalpAnalyzer
+        from scalpvision.serve.upload import UploadRules
 
         self.rules = UploadRules(int(S.max_upload_mb * 2**20),
                                  tuple(S.expected_size))  # type: ignore[arg-type]
-        self.analyzer = ScalpAnalyzer(
-            Path(self.segmenter_ref.path), Path(self.alopecia_ref.path),
-            _info(self.segmenter_ref, S.segmenter_model), _info(self.alopecia_ref,
-                                                                S.alopecia_model),
-            um_per_px=S.um_per_px, threads=os.cpu_count() or 1)
+        roles = []
+        for m in S.models:
+            ref = getattr(self, _ref_attr(m.role))
+            roles.append((m.role, Path(ref.path), _info(ref, m.registered_name)))
+        self.analyzer = ScalpAnalyzer(roles, P, threads=os.cpu_count() or 1)
         STATE["analyzer"] = self.analyzer
 
     def _run(self, image: Path, fn):
-        from scalpvision.serving import InputError, decode_upload
+        from scalpvision.errors import UserError
+        from scalpvision.serve.upload import InputError, decode_upload
 
         try:
             name = re.sub(r"^tmp[0-9a-z_]{8}", "", Path(image).name)  # BentoML's temp prefix
@@ -88,6 +87,8 @@ class ScalpVision:
         except InputError as exc:
             return JSONResponse({"error": str(exc), "status": exc.status},
                                 status_code=exc.status)
+        except UserError as exc:  # e.g. an endpoint whose role this service does not serve
+            return JSONResponse({"error": str(exc), "status": 404}, status_code=404)
 
     @bentoml.api
     def segment(self, image: Path) -> dict:
@@ -103,7 +104,7 @@ class ScalpVision:
     def hair_features(self, image: Path, um_per_px: float | None = None) -> dict:
         """Hair count and widths (px; µm and density per cm² when calibrated)."""
         def go(img):
-            f = self.analyzer.features(self.analyzer.mask(img), um_per_px)
+            f = self.analyzer.role("alopecia").features(self.analyzer.mask(img), um_per_px)
             f.pop("_paper_features")
             return {**f, "notes": img.notes, "models": self.analyzer.versions()}
         return self._run(image, go)
@@ -112,19 +113,24 @@ class ScalpVision:
     def alopecia(self, image: Path) -> dict:
         """Alopecia grade 0-3 with the class probabilities."""
         def go(img):
-            f = self.analyzer.features(self.analyzer.mask(img), 0.0)
-            return {**self.analyzer.grade(f["_paper_features"]), "notes": img.notes,
+            a = self.analyzer.role("alopecia")
+            f = a.features(self.analyzer.mask(img), 0.0)
+            return {**a.grade(f["_paper_features"]), "notes": img.notes,
                     "models": self.analyzer.versions()}
         return self._run(image, go)
 
     @bentoml.api
     def diagnose(self, image: Path, um_per_px: float | None = None) -> dict:
-        """Everything in one call, with the model versions that answered."""
-        return self._run(image, lambda img: self.analyzer.diagnose(
-            img, um_per_px))
+        """Every role's answer in one call, with the model versions that answered."""
+        return self._run(image, lambda img: self.analyzer.diagnose(img, um_per_px))
 
 
+for _m in S.models:  # one store reference per role: the bento carries exactly these models
+    setattr(ScalpVision, _ref_attr(_m.role), bentoml.models.BentoModel(
+        f"{_m.registered_name}:latest"))
+
+ScalpVision = bentoml.asgi_app(ui, path="/ui")(bentoml.service(  # type: ignore[misc]
+    name=S.service_name, workers=S.workers,
+    traffic={"timeout": 600, "max_concurrency": 64})(ScalpVision))
 ScalpVision.add_asgi_middleware(  # type: ignore[attr-defined]
-    UploadGuard,
-    paths=("/segment", "/hair_features", "/alopecia", "/diagnose"),
-    max_bytes=int(S.max_upload_mb * 2**20))
+    UploadGuard, paths=UPLOAD_PATHS, max_bytes=int(S.max_upload_mb * 2**20))

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import torch
 
-from scalpvision.config import CnnBaselineParams
+from scalpvision.alopecia.params import CnnBaselineParams
+from scalpvision.errors import MissingInputError
 from scalpvision.io import read_image
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def build_cnn(p: CnnBaselineParams, num_classes: int = 4) -> tuple[torch.nn.Modu
         from pathlib import Path
 
         if not Path(p.checkpoint).is_file():
-            raise FileNotFoundError(f"alopecia.cnn.checkpoint={p.checkpoint!r}: no such file")
+            raise MissingInputError(f"alopecia.cnn.checkpoint={p.checkpoint!r}: no such file")
         model = timm.create_model(p.backbone, pretrained=True, num_classes=num_classes,
                                   pretrained_cfg_overlay={"file": p.checkpoint})
         return model, f"local checkpoint {p.checkpoint}"

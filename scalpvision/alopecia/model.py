@@ -6,13 +6,13 @@ subject-grouped cross-validation that says how far one small test split can be t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
 from sklearn.pipeline import Pipeline
+
+from scalpvision.alopecia.params import GbmParams
 
 GRADES = (0, 1, 2, 3)
 # the types an MLflow/skops-saved model of this pipeline holds (stack-notes.md)
@@ -22,16 +22,7 @@ SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree", "sklearn._loss.loss.HalfMultin
                        "sklearn.dummy.DummyClassifier"]
 
 
-@dataclass(frozen=True)
-class GbmParams:
-    learning_rate: float = 0.01
-    max_depth: int = 5
-    n_estimators: int = 300
-    subsample: float = 1.0
-    seed: int = 0
-
-
-def build_model(p: GbmParams = GbmParams()) -> Pipeline:
+def build_model(p: GbmParams) -> Pipeline:
     return Pipeline([("gbm", GradientBoostingClassifier(
         learning_rate=p.learning_rate, max_depth=p.max_depth, n_estimators=p.n_estimators,
         subsample=p.subsample, random_state=p.seed))])
@@ -69,14 +60,14 @@ def evaluate(y_true, y_pred, labels=GRADES) -> dict:
 
 
 def fit_eval(train: pd.DataFrame, test: pd.DataFrame, names, target: str,
-             p: GbmParams = GbmParams()) -> tuple[Pipeline, dict]:
+             p: GbmParams) -> tuple[Pipeline, dict]:
     x, y = check_features(train, names, "train"), train[target].to_numpy(int)
     model = build_model(p).fit(x, y)
     pred = model.predict(check_features(test, names, "test"))
     return model, evaluate(test[target].to_numpy(int), pred)
 
 
-def grouped_cv(df: pd.DataFrame, names, target: str, p: GbmParams = GbmParams(),
+def grouped_cv(df: pd.DataFrame, names, target: str, p: GbmParams,
                folds: int = 5, group: str = "group") -> dict:
     """Stratified k-fold over ``df`` with every subject (``group``) in exactly one fold: the
     per-fold accuracy and weighted F1 (mean and sample sd), and :func:`evaluate` of the pooled
@@ -106,7 +97,7 @@ def grouped_cv(df: pd.DataFrame, names, target: str, p: GbmParams = GbmParams(),
 
 
 def ablation(train: pd.DataFrame, test: pd.DataFrame, names, target: str,
-             p: GbmParams = GbmParams()) -> pd.DataFrame:
+             p: GbmParams) -> pd.DataFrame:
     """Paper Table 7: the model with the first k features, k = 1..len(names)."""
     rows = []
     for k in range(1, len(names) + 1):

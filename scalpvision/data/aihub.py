@@ -23,12 +23,13 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from scalpvision.data import layout
+from scalpvision.errors import UserError
 from scalpvision.io import sha256_file
 
 log = logging.getLogger(__name__)
 
 
-class ImportFailure(ValueError):
+class ImportFailure(UserError, ValueError):
     """The import cannot go on: conflicting labels, too many bad files, or a bad source."""
 
 

@@ -162,3 +162,13 @@ def write_dataset(out_dir: str | Path, plans: list[PlannedImage], seed: int,
     pd.DataFrame(hair_rows).to_csv(gt / "hairs.csv", index=False)
     return {"images": len(plans), "filings": sum(len(p.filings) for p in plans),
             "hairs": len(hair_rows), "sessions": len({p.session for p in plans})}
+
+
+def render_dataset(p, out_dir: str | Path, progress: Callable | None = None
+                   ) -> tuple[dict, list[PlannedImage]]:
+    """Plan and write the whole data set of ``render`` settings ``p`` (a ``RenderParams``) into
+    ``out_dir``; the stage and ``scalpvision render`` both call this. Returns (summary, plans)."""
+    plans = plan_dataset(p.n_images, p.seed, p.images_per_session, p.validation_share,
+                         p.second_filing_share)
+    return write_dataset(out_dir, plans, p.seed, p.width, p.height, p.jpeg_quality, p.workers,
+                         progress=progress), plans

@@ -5,11 +5,11 @@
   leaves them at half resolution), border artefacts dropped (with the image's real width and
   height, which the reference swaps), duplicates removed by angle and position, the shorter of
   a pair dropped. Robust to OpenCV 4's (N, 1, 4) and OpenCV 5's (N, 4) output.
-* ``method="strands"`` (default) - a skeleton graph: branches between junctions are joined
+* ``method="strands"``  - a skeleton graph: branches between junctions are joined
   through a junction when they leave it in nearly opposite directions (good continuation). A
   curved hair, which Hough cuts into several straight pieces, is one strand; two crossing hairs
   stay two; hairs fanning out of one follicular unit stay apart. On the built-in ground-truth
-  masks it counts far closer to the truth than the Hough count (see README). Two other
+  masks it counts far closer to the truth than the Hough count (docs/method.md). Two other
   estimators were measured and dropped: joining Hough segments into chains (merged parallel
   neighbours, 82 % error) and halving the number of strand ends (follicular units share an
   end, 58 % error).
@@ -17,62 +17,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import cv2
 import numpy as np
 
-from scalpvision.segmentation.morphology import Components, remove_small_components, skeletonize
-
-
-@dataclass(frozen=True)
-class StrandParams:
-    min_area: int = 150
-    junction_radius: int = 3  # junction pixels closer than this form one crossing
-    direction_radius: float = 14.0  # branch pixels this close to a junction give its direction
-    continue_angle_deg: float = 40.0  # pair branches that leave a junction this close to opposite
-    spur_length: int = 20  # a branch from a junction to a free tip shorter than this is a spur
-    # shorter strands are crossing fragments. Chosen on the train split's final masks M, the
-    # masks the features stage counts (README "Count"): 40 / 35 / 30 / 25 / 20 px gave a
-    # relative count error of 18.9 / 16.8 / 16.0 / 15.4 / 16.4 %; 30 rather than 25 because it
-    # also holds on ground-truth masks (12.8 % against 15.4 %)
-    min_strand_length: int = 30
-
-
-@dataclass(frozen=True)
-class HoughScale:
-    factor: float  # image scale (2 = double resolution)
-    min_area: int
-    skel_min_area: int
-    threshold: int
-    min_line_length: int
-    max_line_gap: int
-
-
-PAPER_SCALES = (  # reference-method.md §6 table
-    HoughScale(2.0, 300, 25, 100, 60, 100),
-    HoughScale(1.0, 150, 10, 100, 30, 60),
-    HoughScale(0.5, 30, 5, 70, 10, 20),
+from scalpvision.features.params import (  # noqa: F401 - re-exported for callers
+    COUNT_METHODS, PAPER_SCALES, CountParams, HoughScale, StrandParams,
 )
-
-
-COUNT_METHODS = ("strands", "hough")
-
-
-@dataclass(frozen=True)
-class CountParams:
-    method: str = "strands"  # strands | hough
-    scales: tuple[HoughScale, ...] = PAPER_SCALES
-    rho: float = 5.0  # reference value (px)
-    border: float = 3.0
-    dup_cos: float = 0.9  # hough: |cos| above this and ...
-    dup_dist: float = 30.0  # ... endpoint distance below this (original px) = duplicate
-    strands: StrandParams = field(default_factory=StrandParams)
-
-    def __post_init__(self):
-        if self.method not in COUNT_METHODS:
-            raise ValueError(f"unknown count method {self.method!r}; valid: "
-                             f"{', '.join(COUNT_METHODS)}")
+from scalpvision.morphology import Components, remove_small_components, skeletonize
 
 
 def _as_segments(lines) -> np.ndarray:
@@ -82,7 +33,7 @@ def _as_segments(lines) -> np.ndarray:
     return np.asarray(lines, dtype=np.float64).reshape(-1, 4)
 
 
-def hough_segments(mask: np.ndarray, p: CountParams = CountParams()) -> np.ndarray:
+def hough_segments(mask: np.ndarray, p: CountParams) -> np.ndarray:
     """All scales' segments in the original frame, (N, 4) float, border artefacts removed."""
     h, w = mask.shape
     out = []
@@ -136,7 +87,7 @@ def _find(parent: np.ndarray, i: int) -> int:
     return i
 
 
-def count_strands(mask: np.ndarray, p: StrandParams = StrandParams(),
+def count_strands(mask: np.ndarray, p: StrandParams,
                   skeleton: np.ndarray | None = None,
                   components: Components | None = None) -> tuple[int, dict]:
     """Count hairs as strands of a skeleton graph: branches between junctions are joined through
@@ -218,15 +169,7 @@ def count_strands(mask: np.ndarray, p: StrandParams = StrandParams(),
     return count, {"branches": int(keep.sum()), "junctions": int(n_j - 1)}
 
 
-def count_params(method: str = "strands", min_strand_length: int | None = None) -> CountParams:
-    """CountParams from the two settings ``params.yaml`` (features) and a registered alopecia
-    model carry; ``min_strand_length=None`` keeps the default."""
-    strands = StrandParams() if min_strand_length is None else \
-        StrandParams(min_strand_length=int(min_strand_length))
-    return CountParams(method=method, strands=strands)
-
-
-def count_hairs(mask: np.ndarray, p: CountParams = CountParams(),
+def count_hairs(mask: np.ndarray, p: CountParams,
                 skeleton: np.ndarray | None = None, components: Components | None = None) -> int:
     """Number of hairs in a (H, W) bool mask; an empty mask counts 0. ``p.method`` is one of
     :data:`COUNT_METHODS` (``CountParams`` checks it)."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalpvision.features.count import CountParams, count_hairs, count_params
+from scalpvision.features.count import CountParams, count_hairs
 from scalpvision.features.thickness import ThicknessParams, measure_thickness
-from scalpvision.segmentation.morphology import Components, skeletonize
+from scalpvision.morphology import Components, skeletonize
 
 PAPER_FEATURES = ("length", "iqr_mean", "iqr_median", "mean", "median", "hair_count")
 SETTINGS_FILE = "feature_settings.json"  # beside the features table; carried by the model
@@ -16,19 +16,20 @@ SETTINGS_FILE = "feature_settings.json"  # beside the features table; carried by
 
 def feature_settings(p) -> dict:
     """The settings that change what a feature table holds (from the ``features`` params): a
-    model trained on the table must be served with the same ones."""
-    return {"count_method": p.count_method, "min_strand_length": int(p.min_strand_length)}
+    model trained on the table is registered with them and served with the same ones."""
+    from dataclasses import asdict
+
+    return {"count": asdict(p.count)}
 
 
-# what a model registered before its settings were recorded was trained with
-UNRECORDED_SETTINGS = {"count_method": "strands", "min_strand_length": 40}
+def count_params_from(settings: dict | None, where: str = "feature settings") -> CountParams:
+    """The :class:`CountParams` of :func:`feature_settings`' dict."""
+    from scalpvision.config import ConfigError, from_dict
 
-
-def count_params_from(settings: dict | None) -> CountParams:
-    """CountParams from :func:`feature_settings`' dict; an empty or missing one (a model
-    registered before the settings were recorded) gives :data:`UNRECORDED_SETTINGS`."""
-    s = settings or UNRECORDED_SETTINGS
-    return count_params(s.get("count_method", "strands"), s.get("min_strand_length"))
+    if not settings or "count" not in settings:
+        raise ConfigError(f"{where}: no recorded feature settings (a model must carry the "
+                          "count settings its feature table was measured with)")
+    return from_dict(CountParams, settings["count"], f"{where}:feature_settings.count")
 
 
 def iqr_filter(widths: np.ndarray) -> np.ndarray:
@@ -40,9 +41,9 @@ def iqr_filter(widths: np.ndarray) -> np.ndarray:
     return widths[(widths >= q1 - 1.5 * iqr) & (widths <= q3 + 1.5 * iqr)]
 
 
-def hair_features(mask: np.ndarray, um_per_px: float = 0.0, vellus_um: float = 40.0,
-                  thickness: ThicknessParams = ThicknessParams(),
-                  count: CountParams = CountParams()) -> dict[str, float]:
+def hair_features(mask: np.ndarray, um_per_px: float = 0.0, vellus_um: float = 40.0, *,
+                  count: CountParams,
+                  thickness: ThicknessParams = ThicknessParams()) -> dict[str, float]:
     """Feature dict for one (H, W) bool hair mask; an empty mask gives zeros, never NaN."""
     # one labelling and one thinning serve thickness and count (each keeps its own components)
     comps = Components.of(mask)

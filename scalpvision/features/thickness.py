@@ -23,20 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from scalpvision.segmentation.morphology import Components, box_nms_points, skeletonize
-
-
-@dataclass(frozen=True)
-class ThicknessParams:
-    box: int = 20
-    nms_overlap: float = 0.1
-    min_area: int = 250  # mask components below this are ignored (reference: 250)
-    min_skeleton_area: int = 5  # skeleton components below this are ignored (reference: 5)
-    max_half_width: float = 40.0  # search length on each side, px
-    step: float = 0.1  # sampling step along the perpendicular, px
-    n_lines: int = 7  # parallel perpendiculars per box ...
-    spread: float = 3.0  # ... spread over +-spread px along the hair
-    min_box_pixels: int = 3  # skeleton pixels needed in a box for a direction
+from scalpvision.features.params import ThicknessParams
+from scalpvision.morphology import Components, box_nms_points, skeletonize
 
 
 @dataclass

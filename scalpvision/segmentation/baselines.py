@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from scalpvision.segmentation.morphology import remove_small_components
+from scalpvision.morphology import remove_small_components
 
 
 def _grey(image: np.ndarray) -> np.ndarray:

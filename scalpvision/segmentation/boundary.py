@@ -15,25 +15,12 @@ Pure function on arrays; (H, W, 3) uint8 RGB + (H, W) bool in, (H, W) bool out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
+from scalpvision.segmentation.params import BoundaryParams
+
 _K3 = np.ones((3, 3), np.uint8)
-
-
-@dataclass(frozen=True)
-class BoundaryParams:
-    band: int = 0  # px inside M's edge that may leave M (paper: 0)
-    grow: int = 0  # px outside M's edge that may join M (paper: 0)
-    window: int = 25  # box for the local hair and scalp means (px, odd)
-    scalp_gap: int = 1  # scalp samples start this many px outside M (skips the mixed rim)
-    min_samples: int = 4  # fewer samples of a class in the window: pixel left as it is
-
-    @property
-    def active(self) -> bool:
-        return self.band > 0 or self.grow > 0
 
 
 def _local_mean(img: np.ndarray, weight: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,13 +4,12 @@ ablation of paper Table 5; a markdown table. Pure functions over arrays and scor
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
-
 import numpy as np
 
 from scalpvision.segmentation.baselines import BASELINES
 from scalpvision.segmentation.metrics import segmentation_scores
-from scalpvision.segmentation.prompts import PromptParams, Prompts, make_prompts, random_positive_points
+from scalpvision.segmentation.params import PromptParams
+from scalpvision.segmentation.prompts import Prompts, make_prompts, random_positive_points
 from scalpvision.segmentation.segmenter import HairSegmenter
 
 METRICS = ("dice", "jaccard", "hair_f1", "pixel_f1_macro")
@@ -75,16 +74,7 @@ def markdown_table(avg: dict[str, dict[str, float]], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def prompt_params_from(p) -> PromptParams:
-    return replace(PromptParams(), threshold=p.threshold, min_area=p.min_area,
-                   min_skeleton_area=p.min_skeleton_area, box=p.box, nms_overlap=p.nms_overlap,
-                   n_negative=p.n_negative, negative_erosion=p.negative_erosion,
-                   max_positive=p.max_positive, min_elongation=p.min_elongation,
-                   seed=p.seed)
-
-
-__all__ = ["score_image", "prompt_ablation", "average", "markdown_table", "prompt_params_from",
-           "make_prompts"]
+__all__ = ["score_image", "prompt_ablation", "average", "markdown_table", "make_prompts"]
 
 
 def evaluation_rows(e):

@@ -15,23 +15,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from scalpvision.segmentation.morphology import (
+from scalpvision.morphology import (
     binarize, box_nms_points, remove_small_components, skeletonize,
 )
-
-
-@dataclass(frozen=True)
-class PromptParams:
-    threshold: float = 0.5
-    min_area: int = 250  # mask components smaller than this are noise
-    min_skeleton_area: int = 2
-    box: int = 10  # b
-    nms_overlap: float = 0.1
-    n_negative: int = 20
-    negative_erosion: int = 7  # px kept between negatives and the mask
-    max_positive: int = 0  # 0 = all
-    min_elongation: float = 4.0  # skeleton length^2 / area; below = blob (flake), 0 = off
-    seed: int = 0
+from scalpvision.segmentation.params import PromptParams
 
 
 @dataclass
@@ -115,12 +102,12 @@ def negative_points(mask: np.ndarray, n: int, erosion: int, seed: int) -> np.nda
     return np.stack([xs[idx], ys[idx]], 1).astype(np.float32)
 
 
-def make_prompts(prob: np.ndarray, p: PromptParams = PromptParams()) -> Prompts:
+def make_prompts(prob: np.ndarray, p: PromptParams) -> Prompts:
     """Algorithm 1: coarse hair probability (H, W) float in [0, 1] -> point prompts."""
     return prompts_from_mask(remove_small_components(binarize(prob, p.threshold), p.min_area), p)
 
 
-def prompts_from_mask(mask: np.ndarray, p: PromptParams = PromptParams()) -> Prompts:
+def prompts_from_mask(mask: np.ndarray, p: PromptParams) -> Prompts:
     """Algorithm 1 from the binarised, filtered coarse mask M̂ ((H, W) bool)."""
     pos, boxes = positive_points(mask, p)
     neg = negative_points(mask, p.n_negative, p.negative_erosion, p.seed)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from scalpvision.config import HairDrawParams  # the drawers take it, or a PseudoParams
+from scalpvision.segmentation.params import HairDrawParams
 
 # colour families of reference-method.md §2, converted from OpenCV BGR to RGB
 _BGR = {
@@ -169,7 +169,7 @@ def _blend_hair(img: np.ndarray, pts: np.ndarray, width: int, colour: np.ndarray
 
 
 def draw_pseudo_hairs(background: np.ndarray, rng: np.random.Generator,
-                      p: HairDrawParams = HairDrawParams()) -> tuple[np.ndarray, np.ndarray, int]:
+                      p: HairDrawParams) -> tuple[np.ndarray, np.ndarray, int]:
     """Draw hairs into a copy of ``background`` ((H, W, 3) uint8 RGB).
 
     Returns ``(image, mask, n_hairs)``: image (H, W, 3) uint8, mask (H, W) bool with the hairs
@@ -237,8 +237,7 @@ def collect_patches(images, size_wh: tuple[int, int], per_image: int,
 
 
 def iter_pseudo_pairs(patches, n_pairs: int, rng: np.random.Generator,
-                      size_wh: tuple[int, int] = (640, 480),
-                      draw: HairDrawParams = HairDrawParams()):
+                      size_wh: tuple[int, int], draw: HairDrawParams):
     """Yield ``n_pairs`` of ``(image, mask, patch_index, n_hairs)``; patches are drawn uniformly."""
     if not patches:
         raise ValueError("no hair-free patches were found; loosen the patch filter "

@@ -19,6 +19,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from scalpvision.errors import BadInputError
+from scalpvision.segmentation.params import RefinerParams
 from scalpvision.segmentation.prompts import Prompts
 
 
@@ -164,19 +166,20 @@ class SamRefiner:
         return chosen.any(0).numpy()
 
 
-def make_refiner(kind: str = "auto", sam_model: str = "vit_b", sam_checkpoint: str = "",
-                 grabcut_iterations: int = 3, **kwargs) -> Refiner:
+def make_refiner(p: RefinerParams, **kwargs) -> Refiner:
     """``auto``: SAM when a checkpoint is configured, else the offline GrabCut refiner."""
+    kind, sam_model, sam_checkpoint = p.name, p.sam_model, p.sam_checkpoint
+    grabcut_iterations = p.grabcut_iterations
     if kind == "auto":
         kind = "sam" if sam_checkpoint else "grabcut"
     if kind == "sam":
         if not sam_checkpoint:
-            raise ValueError("refiner 'sam' needs segment.sam_checkpoint (a local .pth file)")
+            raise BadInputError("refiner 'sam' needs segment.refiner.sam_checkpoint (a local .pth file)")
         return SamRefiner(build_sam(sam_model, sam_checkpoint),
                           kwargs.get("points_per_prompt", 16))
     if kind == "grabcut":
         return GrabCutRefiner(iterations=grabcut_iterations)
-    raise ValueError(f"unknown refiner {kind!r}; valid: auto, sam, grabcut")
+    raise BadInputError(f"unknown refiner {kind!r}; valid: auto, sam, grabcut")
 
 
 def unguided_sam_mask(sam, image: np.ndarray, min_elongation: float = 4.0,
@@ -186,7 +189,7 @@ def unguided_sam_mask(sam, image: np.ndarray, min_elongation: float = 4.0,
     :func:`scalpvision.segmentation.prompts.elongated_components`)."""
     from segment_anything import SamAutomaticMaskGenerator
 
-    from scalpvision.segmentation.morphology import skeletonize
+    from scalpvision.morphology import skeletonize
 
     gen = SamAutomaticMaskGenerator(sam, points_per_side=points_per_side)
     out = np.zeros(image.shape[:2], bool)

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from scalpvision.segmentation.boundary import BoundaryParams, refine_boundary
-from scalpvision.segmentation.morphology import binarize, remove_small_components
-from scalpvision.segmentation.prompts import PromptParams, Prompts, prompts_from_mask
-from scalpvision.segmentation.train import predict_prob
+from scalpvision.morphology import binarize, remove_small_components
+from scalpvision.segmentation.boundary import refine_boundary
+from scalpvision.segmentation.inference import predict_prob
+from scalpvision.segmentation.params import BoundaryParams, EnsembleParams, PromptParams
+from scalpvision.segmentation.prompts import Prompts, prompts_from_mask
 
 
 def ensemble(coarse: np.ndarray, refined: np.ndarray, min_area: int) -> np.ndarray:
@@ -47,14 +48,16 @@ class SegmentationResult:
 
 
 class HairSegmenter:
-    def __init__(self, u2net, refiner, prompt_params: PromptParams = PromptParams(),
-                 ensemble_min_area: int = 100, long_side: int = 640,
-                 ensemble_threshold: float | None = None,
-                 boundary: BoundaryParams = BoundaryParams()):
+    """``u2net``: a torch U²-Net or its ONNX Runtime twin; ``refiner``: see ``refiners.py``;
+    ``long_side``: U²-Net's inference size (px, long side)."""
+
+    def __init__(self, u2net, refiner, prompt_params: PromptParams, ensemble: EnsembleParams,
+                 boundary: BoundaryParams, long_side: int):
         self.u2net, self.refiner = u2net, refiner  # predict_prob puts a torch model in eval
-        self.prompt_params, self.ensemble_min_area = prompt_params, ensemble_min_area
+        self.prompt_params, self.ensemble_params = prompt_params, ensemble
+        self.ensemble_min_area = ensemble.min_area
         self.long_side = long_side
-        self.ensemble_threshold = ensemble_threshold  # None: the prompt threshold
+        self.ensemble_threshold = ensemble.threshold
         self.boundary = boundary
 
     def combine(self, image: np.ndarray, gate: np.ndarray, refined: np.ndarray

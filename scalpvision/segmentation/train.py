@@ -11,80 +11,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 
 from scalpvision.io import read_image, read_mask
+from scalpvision.segmentation.inference import infer_size, predict_prob, to_tensor
 from scalpvision.segmentation.metrics import segmentation_scores
+from scalpvision.segmentation.params import U2NetTrainParams
 from scalpvision.segmentation.runtime import OnnxU2Net, inference_model
 from scalpvision.segmentation.u2net import U2Net, build_u2net, multi_bce_loss
 
 log = logging.getLogger(__name__)
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-STD = np.array([0.229, 0.224, 0.225], np.float32)
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB -> (1, 3, H, W) float32, normalised."""
-    x = (image.astype(np.float32) / 255.0 - MEAN) / STD
-    return torch.from_numpy(x.transpose(2, 0, 1).copy())[None]
-
-
-def infer_size(h: int, w: int, long_side: int) -> tuple[tuple[int, int], float]:
-    """(width, height) with the long side near ``long_side``, both multiples of 32; and the scale."""
-    scale = long_side / max(h, w)
-    return (max(32, int(round(w * scale / 32)) * 32), max(32, int(round(h * scale / 32)) * 32)), scale
-
-
-INFER_PAD = 16  # reflected border around the network input (a multiple of 16 keeps /32 sizes)
-
-
-def predict_prob(model: U2Net | OnnxU2Net, image: np.ndarray, long_side: int = 640,
-                 pad: int = INFER_PAD) -> np.ndarray:
-    """Hair probability (H, W) float32 in [0, 1] at the image's own size.
-
-    The resized image is given a ``pad``-pixel mirrored border before the network and the border
-    is cut off after: with zero padding alone, the deep stages see an artificial dark frame and
-    mark skin along the image edges as hair (measured on 20 built-in test images: final-mask
-    precision 0.92 -> 0.97, Dice 0.76 -> 0.79 with pad 16)."""
-    h, w = image.shape[:2]
-    size, scale = infer_size(h, w, long_side)
-    x = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    if pad:
-        x = cv2.copyMakeBorder(x, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
-    x = to_tensor(x)
-    if isinstance(model, torch.nn.Module):  # else an OnnxU2Net (segmentation.runtime)
-        model.eval()
-        x = x.to(next(model.parameters()).device)
-    with torch.no_grad():
-        prob = model.predict(x)[0, 0].float().cpu().numpy()
-    if pad:
-        prob = prob[pad:-pad, pad:-pad]
-    return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 6
-    batch_size: int = 8
-    lr: float = 1e-3
-    rescale: int = 0
-    crop: int = 160
-    seed: int = 0
-    infer_long_side: int = 640
-    device: str = "cpu"
-    dice_weight: float = 0.0  # paper: pure multi-BCE
-    hair_crop_share: float = 0.0  # share of crops centred on a hair pixel (0 = uniform, paper)
-    bn_recalibration_images: int = 0  # full-size images for precise BN before validation
-    lr_schedule: str = "constant"  # constant (paper) | cosine (per step, to lr/100)
-    photometric: float = 0.0  # share of crops given image-only photometric jitter (paper: 0)
-    self_training_epochs: int = 0  # epochs on self-labelled unlabelled images (paper: 0)
-    self_training_lr: float = 1e-4
-
-
 def photometric_jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Image-only appearance jitter of one (H, W, 3) uint8 RGB crop, so the segmenter learns
     hair *shape* rather than the colours and lighting of its pseudo pairs: a hue rotation,
@@ -115,7 +54,7 @@ def photometric_jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(x * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _sample(img: np.ndarray, mask: np.ndarray, cfg: TrainConfig, rng: np.random.Generator,
+def _sample(img: np.ndarray, mask: np.ndarray, cfg: U2NetTrainParams, rng: np.random.Generator,
             weight: np.ndarray | None = None):
     """One training crop ``(image, mask, weight)``; ``weight`` is all ones unless given."""
     if weight is None:
@@ -190,7 +129,7 @@ def self_label(result, unsure_below: float = 0.15) -> tuple[np.ndarray, np.ndarr
     return hair, weight
 
 
-def _run_epoch(model, opt, sched, data, cfg: TrainConfig, rng) -> tuple[float, float]:
+def _run_epoch(model, opt, sched, data, cfg: U2NetTrainParams, rng) -> tuple[float, float]:
     model.train()
     losses, fused = [], []
     order = rng.permutation(len(data))
@@ -212,7 +151,7 @@ def _run_epoch(model, opt, sched, data, cfg: TrainConfig, rng) -> tuple[float, f
 
 
 def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
-                val_sets: dict[str, list[tuple[str, str]]], cfg: TrainConfig,
+                val_sets: dict[str, list[tuple[str, str]]], cfg: U2NetTrainParams,
                 on_epoch: Callable[[int, dict], None] | None = None,
                 select_on: str = "",
                 self_labels: Callable[[U2Net], list[tuple]] | None = None

@@ -1,15 +1,16 @@
 """Alopecia model: paper hyper-parameters, clear feature errors, metrics, ablation, skops round trip."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from scalpvision.alopecia.model import (
-    GbmParams, ablation, build_model, check_features, evaluate, fit_eval,
-)
-from scalpvision.alopecia.registry import load_alopecia_dir, save_alopecia_dir
+from _params import PAPER
+from _params import gbm as GbmParams
+from scalpvision.alopecia.kind import load_alopecia_dir, save_alopecia_dir
+from scalpvision.alopecia.model import ablation, build_model, check_features, evaluate, fit_eval
 from scalpvision.features.table import PAPER_FEATURES
 
 
@@ -25,7 +26,7 @@ def _frame(n, seed):
 
 
 def test_paper_hyper_parameters():
-    g = build_model(GbmParams()).named_steps["gbm"]
+    g = build_model(PAPER.alopecia.gbm).named_steps["gbm"]
     assert (g.learning_rate, g.max_depth, g.n_estimators, g.random_state) == (0.01, 5, 300, 0)
 
 
@@ -66,20 +67,30 @@ def test_registered_model_carries_its_feature_settings(tmp_path):
     import mlflow
     from mlflow.models import Model
 
-    from scalpvision.alopecia.registry import register_alopecia
+    from mlflow.tracking import MlflowClient
+
+    from _params import count
+    from scalpvision.features.table import feature_settings
+    from scalpvision.ops.kinds import KIND_TAG
+    from scalpvision.ops.registry import register
 
     train = _frame(60, 0)
     model, r = fit_eval(train, train, list(PAPER_FEATURES), "alopecia", GbmParams(n_estimators=5))
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
         mlflow.set_experiment("settings")
-        settings = {"count_method": "hough", "min_strand_length": 45}
+        settings = feature_settings(type("F", (), {"count": count("hough", 45)}))
+        example = check_features(train, list(PAPER_FEATURES), "t").head(2)
         with mlflow.start_run():
-            v = register_alopecia(model, check_features(train, list(PAPER_FEATURES), "t").head(2),
-                                  "alopecia-settings", r, {}, settings)
+            v = register("alopecia", (model, example, settings), "alopecia-settings",
+                         {"test_accuracy": r["accuracy"]}, {"note": "x"})
+        tags = MlflowClient().get_model_version("alopecia-settings", v).tags
+        assert tags[KIND_TAG] == "alopecia" and tags["note"] == "x"
+        assert float(tags["metric.test_accuracy"]) == pytest.approx(r["accuracy"], abs=1e-5)
         local = mlflow.artifacts.download_artifacts(f"models:/alopecia-settings/{v}",
                                                     dst_path=str(tmp_path / "dl"))
-        assert Model.load(str(Path(local) / "MLmodel")).metadata == {"feature_settings": settings}
+        meta = Model.load(str(Path(local) / "MLmodel")).metadata
+        assert json.loads(json.dumps(settings)) == meta["feature_settings"]
     finally:
         mlflow.set_tracking_uri(None)
 
@@ -97,7 +108,7 @@ def test_grouped_cv_keeps_each_subject_in_one_fold_and_scores_every_row():
     assert cv["accuracy_mean"] > 0.8 and cv["accuracy_sd"] >= 0  # a separable grade
     assert 0 < cv["weighted_f1_mean"] <= 1
     with pytest.raises(ValueError, match=r"5 folds need 2 <= folds <= subjects \(3\)"):
-        grouped_cv(df.assign(group=np.arange(len(df)) % 3), list(PAPER_FEATURES), "alopecia",
+        grouped_cv(df.assign(group=np.arange(len(df)) % 3), list(PAPER_FEATURES), "alopecia", GbmParams(),
                    folds=5)
     with pytest.raises(ValueError, match="needs a 'group' column"):
         grouped_cv(df.drop(columns="group"), list(PAPER_FEATURES), "alopecia")

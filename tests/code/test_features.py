@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from scalpvision.features.accuracy import drawn_hair
-from scalpvision.features.count import CountParams, _as_segments, count_hairs, count_params
+from _params import count as count_params
+from scalpvision.features.count import _as_segments, count_hairs
 from scalpvision.features.thickness import (
     cross_section_widths, measure_thickness, reference_walk_widths,
 )
@@ -69,7 +70,7 @@ def test_hough_output_shapes_of_opencv_4_and_5():
 
 @pytest.mark.parametrize("method", ["hough", "strands"])
 def test_count_blank_and_single_hair(method):
-    p = CountParams(method=method)
+    p = count_params(method)
     assert count_hairs(np.zeros((480, 640), bool), p) == 0
     n = count_hairs(_band(6.0, 20.0), p)
     # the paper's Hough count may split one hair (reference §14: 1-2); strands must not
@@ -78,26 +79,26 @@ def test_count_blank_and_single_hair(method):
 
 def test_count_unknown_method():
     with pytest.raises(ValueError, match="strands, hough"):
-        count_hairs(np.zeros((10, 10), bool), CountParams(method="magic"))
+        count_hairs(np.zeros((10, 10), bool), count_params("magic"))
 
 
 def test_curved_hair_counts_once_with_strands():
     m = np.zeros((480, 640), np.uint8)
     cv2.ellipse(m, (320, 480), (280, 380), 0, 200, 340, 1, 6)
     m = m.astype(bool)
-    assert count_hairs(m, CountParams(method="strands")) == 1
-    assert count_hairs(m, CountParams(method="hough")) >= 1
+    assert count_hairs(m, count_params("strands")) == 1
+    assert count_hairs(m, count_params("hough")) >= 1
 
 
 def test_crossing_hairs_count_two_and_a_fan_counts_three():
     m = np.zeros((480, 640), np.uint8)
     cv2.line(m, (40, 60), (600, 420), 1, 6)
     cv2.line(m, (40, 420), (600, 60), 1, 6)
-    assert count_hairs(m.astype(bool)) == 2
+    assert count_hairs(m.astype(bool), count_params()) == 2
     fan = np.zeros((480, 640), np.uint8)
     for end in ((600, 100), (600, 250), (600, 400)):  # three hairs from one follicle
         cv2.line(fan, (60, 250), end, 1, 5)
-    assert count_hairs(fan.astype(bool)) == 3
+    assert count_hairs(fan.astype(bool), count_params()) == 3
 
 
 def test_min_strand_length_decides_whether_a_short_hair_counts():
@@ -106,31 +107,30 @@ def test_min_strand_length_decides_whether_a_short_hair_counts():
     cv2.line(m, (100, 300), (500, 330), 1, 5)  # a long hair
     assert count_hairs(m.astype(bool), count_params("strands", 30)) == 2
     assert count_hairs(m.astype(bool), count_params("strands", 60)) == 1
-    assert count_params().strands.min_strand_length == 30  # the default
     with pytest.raises(ValueError, match="unknown count method 'magic'"):
         count_params("magic")
 
 
 def test_feature_settings_round_trip_to_count_params():
+    import json
     from types import SimpleNamespace
 
+    from scalpvision.config import ConfigError
     from scalpvision.features.table import count_params_from, feature_settings
 
-    s = feature_settings(SimpleNamespace(count_method="hough", min_strand_length=55))
-    assert s == {"count_method": "hough", "min_strand_length": 55}
-    p = count_params_from(s)
-    assert p.method == "hough" and p.strands.min_strand_length == 55
-    # a model registered before settings were recorded was trained with the old 40 px
-    assert count_params_from(None).strands.min_strand_length == 40
-    assert count_params_from({}) == count_params_from(None)
+    c = count_params("hough", 55)
+    s = json.loads(json.dumps(feature_settings(SimpleNamespace(count=c))))  # as stored
+    assert count_params_from(s) == c  # every field, the Hough scales included
+    with pytest.raises(ConfigError, match="no recorded feature settings"):
+        count_params_from({}, "model X")
 
 
 def test_feature_table_paper_columns_and_calibration():
     from scalpvision.features.table import PAPER_FEATURES, hair_features, iqr_filter
-    f = hair_features(_band(8.0, 30.0), um_per_px=10.0)
+    f = hair_features(_band(8.0, 30.0), um_per_px=10.0, count=count_params())
     assert set(PAPER_FEATURES) <= set(f) and f["hair_count"] == 1
     assert abs(f["median"] - 8.0) <= 0.5 and abs(f["median_width_um"] - 80.0) <= 5
     assert f["vellus_share"] == 0.0 and f["density_per_cm2"] == pytest.approx(1 / (0.64 * 0.48))
-    zero = hair_features(np.zeros((480, 640), bool))
+    zero = hair_features(np.zeros((480, 640), bool), count=count_params())
     assert all(v == 0.0 for v in zero.values())
     assert list(iqr_filter(np.array([5.0, 5.1, 5.2, 4.9, 40.0]))) == [5.0, 5.1, 5.2, 4.9]

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from scalpvision.promotion import MANIFEST_TAG, apply, decide, manifest_hash, read_audit
+from scalpvision.ops.promotion import MANIFEST_TAG, apply, decide, manifest_hash, read_audit
 
 
 @pytest.fixture()

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
+from _params import draw as HairDrawParams
 from scalpvision.data.synthetic import render_scalp
 from scalpvision.segmentation.pseudo_pairs import (
-    HAIR_COLOURS_RGB, HairDrawParams, background_from_patch, collect_patches, draw_pseudo_hairs,
+    HAIR_COLOURS_RGB, background_from_patch, collect_patches, draw_pseudo_hairs,
     hair_free_patches, iter_pseudo_pairs, ridge_map,
 )
 
@@ -57,11 +58,11 @@ def test_pairs_from_patches_and_error_without_patches():
     r = render_scalp({**ZERO, "value_6": 3}, np.random.default_rng(2))
     patches = collect_patches([("x", r.image)], (192, 144), 2, __import__(
         "scalpvision.segmentation.pseudo_pairs", fromlist=["PatchFilter"]).PatchFilter())
-    pairs = list(iter_pseudo_pairs(patches, 3, rng))
+    pairs = list(iter_pseudo_pairs(patches, 3, rng, (640, 480), HairDrawParams()))
     assert len(pairs) == 3 and pairs[0][0].shape == (480, 640, 3)
     assert background_from_patch(patches[0][0], (640, 480), rng).shape == (480, 640, 3)
     with pytest.raises(ValueError, match="no hair-free patches"):
-        next(iter_pseudo_pairs([], 1, rng))
+        next(iter_pseudo_pairs([], 1, rng, (640, 480), HairDrawParams()))
 
 
 def test_blended_hairs_change_only_around_the_mask_and_keep_it_the_stroke():

@@ -8,10 +8,13 @@ import pytest
 
 from scalpvision.segmentation.baselines import BASELINES
 from scalpvision.segmentation.metrics import segmentation_scores
-from scalpvision.segmentation.morphology import (
+from scalpvision.morphology import (
     binarize, box_nms_points, remove_small_components, skeletonize,
 )
-from scalpvision.segmentation.prompts import PromptParams, make_prompts
+from _params import boundary, refiner
+from _params import ensemble as ensemble_params
+from _params import prompts as prompt_params
+from scalpvision.segmentation.prompts import make_prompts
 
 
 def _line_mask(h=480, w=640, p0=(50, 60), p1=(600, 400), width=7):
@@ -67,7 +70,7 @@ def test_nms_pixel_raster_matches_the_dense_pass():
 
 def test_prompts_positives_on_hair_negatives_off_hair():
     m = _line_mask() | _line_mask(p0=(600, 40), p1=(80, 300), width=4)
-    prompts = make_prompts(m.astype(np.float32), PromptParams(n_negative=30, seed=1))
+    prompts = make_prompts(m.astype(np.float32), prompt_params(n_negative=30, seed=1))
     pos, neg = prompts.positive_xy, prompts.negative_xy
     assert len(pos) > 20 and len(neg) == 30
     xi, yi = np.round(pos).astype(int).T
@@ -77,12 +80,12 @@ def test_prompts_positives_on_hair_negatives_off_hair():
     assert (dist[ny, nx] >= 7).all()  # eroded inverse: at least 7 px from any hair
     xy, lab = prompts.as_sam()
     assert xy.shape == (len(pos) + 30, 2) and lab.sum() == len(pos)
-    again = make_prompts(m.astype(np.float32), PromptParams(n_negative=30, seed=1))
+    again = make_prompts(m.astype(np.float32), prompt_params(n_negative=30, seed=1))
     assert np.array_equal(again.negative_xy, neg)
 
 
 def test_prompts_on_blank_mask_are_empty_not_nan():
-    p = make_prompts(np.zeros((480, 640), np.float32))
+    p = make_prompts(np.zeros((480, 640), np.float32), prompt_params())
     assert p.positive_xy.shape == (0, 2) and len(p.negative_xy) == 20
     assert not np.isnan(p.negative_xy).any()
 
@@ -93,9 +96,9 @@ def test_prompt_generation_is_fast_enough_for_a_dense_mask():
     for _ in range(40):
         m |= _line_mask(p0=tuple(rng.integers(0, 640, 2)), p1=tuple(rng.integers(0, 480, 2)),
                         width=int(rng.integers(2, 9)))
-    make_prompts(m.astype(np.float32))
+    make_prompts(m.astype(np.float32), prompt_params())
     t = time.perf_counter()
-    make_prompts(m.astype(np.float32))
+    make_prompts(m.astype(np.float32), prompt_params())
     assert time.perf_counter() - t < 1.0  # loose guard; the 50 ms target is in benchmarks/
 
 
@@ -129,15 +132,16 @@ def test_no_positive_prompts_on_round_blobs():
     m = _line_mask(width=5)
     blob = np.zeros_like(m)
     cv2.circle(blob.view(np.uint8), (500, 100), 20, 1, -1)
-    pos = make_prompts((m | blob).astype(np.float32)).positive_xy
+    pos = make_prompts((m | blob).astype(np.float32), prompt_params()).positive_xy
     assert len(pos) > 10
     assert not blob[np.round(pos[:, 1]).astype(int), np.round(pos[:, 0]).astype(int)].any()
     bar = np.zeros_like(m)  # a thick square: the paper's Algorithm 1 prompts it, we don't
     cv2.rectangle(bar.view(np.uint8), (100, 380), (140, 420), 1, -1)  # clear of the line
-    legacy = make_prompts((m | bar).astype(np.float32), PromptParams(min_elongation=0))
+    legacy = make_prompts((m | bar).astype(np.float32), prompt_params(min_elongation=0))
     xy = np.round(legacy.positive_xy).astype(int)
     assert bar[xy[:, 1], xy[:, 0]].any()
-    xy = np.round(make_prompts((m | bar).astype(np.float32)).positive_xy).astype(int)
+    xy = make_prompts((m | bar).astype(np.float32), prompt_params()).positive_xy
+    xy = np.round(xy).astype(int)
     assert not bar[xy[:, 1], xy[:, 0]].any()
 
 
@@ -151,8 +155,8 @@ def test_segmenter_map_keeps_order_passes_failures_and_matches_single_calls():
     from scalpvision.segmentation.u2net import U2NET_REGISTRY
 
     torch.manual_seed(0)
-    seg = HairSegmenter(U2NET_REGISTRY["lite"](), make_refiner("grabcut"),
-                        PromptParams(min_area=0), ensemble_min_area=0, long_side=128)
+    seg = HairSegmenter(U2NET_REGISTRY["lite"](), make_refiner(refiner("grabcut")),
+                        prompt_params(min_area=0), ensemble_params(0), boundary(), 128)
     rng = np.random.default_rng(1)
     imgs = [rng.integers(0, 255, (96, 128, 3), dtype=np.uint8) for _ in range(3)]
     for im in imgs:
@@ -169,7 +173,7 @@ def test_segmenter_map_keeps_order_passes_failures_and_matches_single_calls():
 def test_shared_components_give_the_same_filters_and_skeleton():
     """One labelling serves every size filter and the thinning: the same results as labelling
     again for each (what hair_features relies on)."""
-    from scalpvision.segmentation.morphology import Components
+    from scalpvision.morphology import Components
     rng = np.random.default_rng(5)
     mask = np.zeros((200, 260), np.uint8)
     for _ in range(25):
@@ -203,23 +207,23 @@ def _blurred_stripe(width, hair_rgb, skin_rgb, sigma=1.2, h=120, w=200):
                                        ((235, 230, 220), (150, 105, 80))])  # white on dark
 @pytest.mark.parametrize("error", [-2, 2])  # the mask 2 px too narrow / too wide on each side
 def test_boundary_step_moves_a_wrong_edge_to_the_half_way_colour(hair, skin, error):
-    from scalpvision.segmentation.boundary import BoundaryParams, refine_boundary
+    from scalpvision.segmentation.boundary import refine_boundary
 
     img, truth = _blurred_stripe(8, hair, skin)
     y = np.arange(img.shape[0])[:, None]
     wrong = np.repeat(np.abs(y + 0.5 - img.shape[0] / 2) < 4 + error, img.shape[1], 1)
-    out = refine_boundary(img, wrong, BoundaryParams(band=2, grow=3))
+    out = refine_boundary(img, wrong, boundary(2, 3))
     width = out[:, 20:-20].sum(0)  # away from the frame's side edges
     assert abs(np.median(width) - 8) <= 1 and abs(wrong[:, 20:-20].sum(0).mean() - 8) >= 3
     assert segmentation_scores(out, truth)["dice"] > 0.95
 
 
 def test_boundary_step_off_and_bad_shapes():
-    from scalpvision.segmentation.boundary import BoundaryParams, refine_boundary
+    from scalpvision.segmentation.boundary import refine_boundary
 
     img, truth = _blurred_stripe(6, (40, 30, 25), (205, 160, 140))
-    off = refine_boundary(img, truth, BoundaryParams())
+    off = refine_boundary(img, truth, boundary())
     assert np.array_equal(off, truth) and off is not truth
-    assert not refine_boundary(img, np.zeros_like(truth), BoundaryParams(2, 3)).any()
+    assert not refine_boundary(img, np.zeros_like(truth), boundary(2, 3)).any()
     with pytest.raises(ValueError, match="do not match"):
-        refine_boundary(img[:50], truth, BoundaryParams(2, 3))
+        refine_boundary(img[:50], truth, boundary(2, 3))

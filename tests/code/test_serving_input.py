@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scalpvision.serving import InputError, UploadRules, decode_upload
+from scalpvision.serve.upload import InputError, UploadRules, decode_upload
 
 
 def _png(arr, mode=None, fmt="PNG"):

@@ -55,7 +55,8 @@ def test_bn_recalibration_sets_stats_from_full_images():
 
 
 def test_photometric_jitter_changes_appearance_not_geometry():
-    from scalpvision.segmentation.train import TrainConfig, _sample, photometric_jitter
+    from _params import train
+    from scalpvision.segmentation.train import _sample, photometric_jitter
     rng = np.random.default_rng(0)
     img = np.full((64, 64, 3), (180, 140, 120), np.uint8)
     img[30:34] = (40, 30, 20)  # a dark hair across the crop
@@ -67,13 +68,13 @@ def test_photometric_jitter_changes_appearance_not_geometry():
     assert np.array_equal(photometric_jitter(img, np.random.default_rng(3)), outs[3])
     mask = np.zeros((64, 64), bool)
     mask[30:34] = True
-    cfg = TrainConfig(crop=64, photometric=1.0)
+    cfg = train(crop=64, photometric=1.0)
     x, m, w = _sample(img, mask, cfg, rng)
     assert m.sum() == mask.sum() and not np.array_equal(x, img) and w.min() == 1
 
 
 def test_predict_prob_mirrors_the_border_and_returns_the_image_size():
-    from scalpvision.segmentation.train import predict_prob
+    from scalpvision.segmentation.inference import predict_prob
     model = U2NET_REGISTRY["lite"]().eval()
     img = np.random.default_rng(0).integers(0, 255, (90, 130, 3), dtype=np.uint8)
     a, b = predict_prob(model, img, 128), predict_prob(model, img, 128, pad=0)
@@ -114,7 +115,8 @@ def test_zero_weight_pixels_do_not_move_the_loss():
 
 def test_self_training_phase_runs_after_the_pseudo_epochs_and_keeps_the_best(tmp_path):
     from scalpvision.io import write_image, write_mask
-    from scalpvision.segmentation.train import TrainConfig, train_u2net
+    from _params import train
+    from scalpvision.segmentation.train import train_u2net
     rng = np.random.default_rng(0)
     pairs = []
     for k in range(4):
@@ -132,8 +134,7 @@ def test_self_training_phase_runs_after_the_pseudo_epochs_and_keeps_the_best(tmp
         img = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
         return [(img, np.zeros((64, 64), bool), np.ones((64, 64), np.float32))] * 2
 
-    cfg = TrainConfig(epochs=1, batch_size=2, crop=32, infer_long_side=64,
-                      self_training_epochs=1)
+    cfg = train(epochs=1, batch_size=2, crop=32, infer_long_side=64, self_training_epochs=1)
     best, history = train_u2net(U2NET_REGISTRY["lite"](), pairs, {"pseudo": pairs[:1]}, cfg,
                                 self_labels=self_labels)
     assert len(calls) == 1
@@ -145,7 +146,7 @@ def test_self_training_phase_runs_after_the_pseudo_epochs_and_keeps_the_best(tmp
 
 def test_onnxruntime_gives_pytorchs_probabilities_at_any_size():
     from scalpvision.segmentation.runtime import inference_model, runtime_name
-    from scalpvision.segmentation.train import predict_prob
+    from scalpvision.segmentation.inference import predict_prob
     torch.manual_seed(0)
     model = build_u2net("lite")
     for mod in model.modules():  # stored BN statistics far from a batch's: a train-mode

@@ -86,7 +86,7 @@ def test_repro_push_pull_and_mlflow(work):
     client = MlflowClient()
     for name in ("scalpvision-hair-segmenter", "scalpvision-alopecia"):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
-    from scalpvision.promotion import read_audit
+    from scalpvision.ops.promotion import read_audit
     audit = read_audit(dst / "registry/promotions.jsonl")
     assert [a["promoted"] for a in audit] == [True, True]
     # package: a bento built from those champions and exported to one file
@@ -122,7 +122,7 @@ def test_new_candidate_on_another_test_set_rescoring_the_champion(work):
     dst, _ = work
     out = _repro_with(work, "seg_eval", max_images=1)
     assert "Running stage 'promote'" in out and "Running stage 'package'" in out
-    from scalpvision.promotion import read_audit
+    from scalpvision.ops.promotion import read_audit
     audit = read_audit(dst / "registry/promotions.jsonl")
     seg = [a for a in audit if a["model"] == "scalpvision-hair-segmenter"]
     assert len(seg) == 2 and seg[1]["candidate_version"] == "2" and seg[1]["from_version"] == "1"

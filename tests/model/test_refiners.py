@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from scalpvision.segmentation.metrics import segmentation_scores
-from scalpvision.segmentation.prompts import PromptParams, make_prompts
+from scalpvision.segmentation.prompts import make_prompts
+from _params import boundary, prompts as prompt_params, refiner
+from _params import ensemble as ensemble_params
 from scalpvision.segmentation.refiners import (
     GrabCutRefiner, SamRefiner, build_sam, make_refiner, tiny_sam,
 )
@@ -32,7 +34,7 @@ def _scene(seed=0):
 def test_grabcut_removes_coarse_false_positives():
     img, truth, flake = _scene()
     coarse = cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) | flake
-    prompts = make_prompts(coarse.astype(np.float32), PromptParams(min_area=20))
+    prompts = make_prompts(coarse.astype(np.float32), prompt_params(min_area=20))
     refined = GrabCutRefiner().refine(img, prompts, coarse)
     final = ensemble(coarse, refined, 20)
     assert segmentation_scores(final, truth)["dice"] > segmentation_scores(coarse, truth)["dice"] + 0.1
@@ -42,17 +44,17 @@ def test_grabcut_removes_coarse_false_positives():
 def test_grabcut_without_prompts_returns_empty():
     img, _, _ = _scene()
     empty = np.zeros(img.shape[:2], bool)
-    prompts = make_prompts(empty.astype(np.float32))
+    prompts = make_prompts(empty.astype(np.float32), prompt_params())
     assert not GrabCutRefiner().refine(img, prompts, empty).any()
 
 
 def test_sam_code_path_through_the_checkpoint_loader(tmp_path):
     torch.manual_seed(0)
     torch.save(tiny_sam().state_dict(), tmp_path / "sam_tiny.pth")
-    ref = make_refiner("auto", "tiny", str(tmp_path / "sam_tiny.pth"))
+    ref = make_refiner(refiner("auto", sam_model="tiny", sam_checkpoint=str(tmp_path / "sam_tiny.pth")))
     assert isinstance(ref, SamRefiner) and ref.name == "sam"
     img, truth, _ = _scene()
-    prompts = make_prompts(truth.astype(np.float32), PromptParams(min_area=20))
+    prompts = make_prompts(truth.astype(np.float32), prompt_params(min_area=20))
     out = ref.refine(img, prompts, truth)
     assert out.shape == truth.shape and out.dtype == bool
     with pytest.raises(FileNotFoundError, match="SAM checkpoint not found"):
@@ -62,16 +64,16 @@ def test_sam_code_path_through_the_checkpoint_loader(tmp_path):
 
 
 def test_auto_refiner_is_offline_without_checkpoint():
-    assert make_refiner("auto").name == "grabcut"
-    assert make_refiner("grabcut", grabcut_iterations=1).iterations == 1
+    assert make_refiner(refiner("auto", sam_checkpoint="")).name == "grabcut"
+    assert make_refiner(refiner("grabcut", grabcut_iterations=1)).iterations == 1
     with pytest.raises(ValueError, match="valid: auto, sam, grabcut"):
-        make_refiner("magic")
+        make_refiner(refiner("magic"))
 
 
 def test_segmenter_unit_runs_end_to_end_and_final_is_subset_of_coarse():
     img, _, _ = _scene()
-    seg = HairSegmenter(build_u2net("lite"), GrabCutRefiner(), PromptParams(min_area=10),
-                        ensemble_min_area=10, long_side=160)
+    seg = HairSegmenter(build_u2net("lite"), GrabCutRefiner(), prompt_params(min_area=10),
+                        ensemble_params(10), boundary(), 160)
     res = seg(img)
     assert res.prob.shape == img.shape[:2] and 0 <= res.prob.min() and res.prob.max() <= 1
     assert (res.final <= res.coarse).all() and (res.final <= res.refined).all()
@@ -96,11 +98,11 @@ def test_ensemble_threshold_gates_with_a_looser_mhat(monkeypatch):
     prob[45:48, 10:14] = 0.05
     monkeypatch.setattr(S, "predict_prob", lambda model, image, long_side: prob)
     img = np.zeros((60, 120, 3), np.uint8)
-    pp = PromptParams(threshold=0.5, min_area=10)
-    paper = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_min_area=10)(img)
+    pp = prompt_params(threshold=0.5, min_area=10)
+    paper = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_params(10), boundary(), 640)(img)
     assert np.array_equal(paper.gate, paper.coarse) and np.array_equal(paper.final, prob > 0.5)
-    loose = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_min_area=10,
-                          ensemble_threshold=0.2)(img)
+    loose = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_params(10, 0.2), boundary(),
+                          640)(img)
     assert np.array_equal(loose.coarse, prob > 0.5)  # prompts still come from M̂ at 0.5
     assert np.array_equal(loose.final, prob > 0.2)
     assert (loose.final <= loose.gate).all() and (loose.final <= loose.refined).all()
@@ -110,19 +112,18 @@ def test_boundary_step_runs_after_the_and_and_keeps_it(monkeypatch):
     """With the boundary step on, ``ensembled`` is still M̂ AND M_AP and ``final`` moves the
     too-wide edge of U²-Net's mask onto the hair's colour edge; off, the two are one mask."""
     import scalpvision.segmentation.segmenter as S
-    from scalpvision.segmentation.boundary import BoundaryParams
 
     img = np.full((60, 120, 3), 200, np.uint8)
     img[25:31] = 40  # a 6-px dark hair
     prob = np.zeros((60, 120), np.float32)
     prob[23:33, :] = 0.9  # 2 px too wide on each side
     monkeypatch.setattr(S, "predict_prob", lambda model, image, long_side: prob)
-    pp = PromptParams(threshold=0.5, min_area=10)
-    on = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_min_area=10,
-                       boundary=BoundaryParams(band=2, grow=3))(img)
+    pp = prompt_params(threshold=0.5, min_area=10)
+    on = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_params(10), boundary(2, 3),
+                       640)(img)
     assert np.array_equal(on.ensembled, prob > 0.5)
     assert np.array_equal(on.final[:, 15:-15], (img[..., 0] < 100)[:, 15:-15])
-    off = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_min_area=10)(img)
+    off = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_params(10), boundary(), 640)(img)
     assert np.array_equal(off.final, off.ensembled) and np.array_equal(off.final, prob > 0.5)
 
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from scalpvision.checkpoints import load_model_dir, save_model_dir
+from scalpvision.ops.checkpoints import load_model_dir, save_model_dir
 from scalpvision.io import read_mask
 from scalpvision.segmentation.u2net import build_u2net
 

@@ -45,10 +45,10 @@ def _register(tmp: Path, uri: str) -> None:
 
     from scalpvision.alopecia.model import GbmParams, build_model
     from scalpvision.alopecia.registry import register_alopecia
-    from scalpvision.checkpoints import save_model_dir
+    from scalpvision.ops.checkpoints import save_model_dir
     from scalpvision.config import SegmentParams, as_dict
-    from scalpvision.promotion import apply, decide
-    from scalpvision.registry import register_segmenter
+    from scalpvision.ops.promotion import apply, decide
+    from scalpvision.ops.registry import register_segmenter
     from scalpvision.segmentation.u2net import build_u2net
 
     mlflow.set_tracking_uri(uri)

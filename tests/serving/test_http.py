@@ -48,7 +48,7 @@ def test_features_are_measured_with_the_registered_models_settings(served, refer
     import cv2
     import mlflow
 
-    from scalpvision.serving import ModelInfo, ScalpAnalyzer
+    from scalpvision.serve.analyzer import ModelInfo, ScalpAnalyzer
 
     mlflow.set_tracking_uri(served.env["MLFLOW_TRACKING_URI"])
     dirs = {k: Path(mlflow.artifacts.download_artifacts(f"models:/{name}@champion",

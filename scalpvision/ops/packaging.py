@@ -1,5 +1,6 @@
-"""Package the champions into a bento: import ``models:/<name>@champion`` into the BentoML
-store, ``bentoml build`` the service in ``serving/``, ``bentoml export`` it to one file.
+"""Package the served models into a bento: import ``models:/<name>@<alias>`` of every role in
+``serve.models`` into the BentoML store, ``bentoml build`` the service in ``serving/``,
+``bentoml export`` it to one file.
 
 The real ``bentoml`` command does the build and the export (offline: nothing is downloaded);
 the store lives in ``serve.bentoml_home`` (default ``.bentoml/`` in the repository).
@@ -16,6 +17,8 @@ import sys
 from pathlib import Path
 
 from scalpvision.config import ServeParams
+from scalpvision.errors import UserError
+from scalpvision.ops.kinds import KIND_TAG
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +38,13 @@ def import_champion(name: str, alias: str) -> dict:
     try:
         v = client.get_model_version_by_alias(name, alias)
     except MlflowException as exc:
-        raise LookupError(f"registered model {name!r} has no {alias!r} version "
-                          "(run `dvc repro promote` first)") from exc
+        raise UserError(f"registered model {name!r} has no {alias!r} version "
+                        "(run `dvc repro promote` first)") from exc
+    if not v.tags.get(KIND_TAG):
+        raise UserError(f"{name} v{v.version} has no {KIND_TAG!r} tag: register it through "
+                        "scalpvision.ops.registry.register so the service knows its kind")
     labels = {"registered_model": name, "registered_version": str(v.version), "alias": alias,
-              "run_id": v.run_id or ""}
+              "run_id": v.run_id or "", "kind": v.tags[KIND_TAG]}
     metrics = {k: float(val) for k, val in v.tags.items() if k.startswith("metric.")}
     try:
         stored = bentoml.models.list(name)
@@ -53,13 +59,25 @@ def import_champion(name: str, alias: str) -> dict:
     return {"tag": str(m.tag), **labels}
 
 
-def package(p: ServeParams, root: Path, bentoml_bin: str | None = None) -> dict:
-    """Import both champions, build and export the bento; returns what was built."""
+PACKAGED_PARAMS = "build/bento/params.yaml"  # the parameters the bento was built with
+
+
+def package(params, root: Path, bentoml_bin: str | None = None) -> dict:
+    """Import the model of every role, build and export the bento; returns what was built.
+    ``params``: the loaded parameters; their resolved mapping goes into the bento as
+    :data:`PACKAGED_PARAMS`, so the service serves the roles it was packaged with."""
+    import yaml
+
+    from scalpvision.config import resolved_dict
+
+    p: ServeParams = params.serve
+    data, _ = resolved_dict(params.source, params.profile)
+    (root / PACKAGED_PARAMS).parent.mkdir(parents=True, exist_ok=True)
+    (root / PACKAGED_PARAMS).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     home = (root / p.bentoml_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     os.environ.update(bento_env(home))
-    models = {"segmenter": import_champion(p.segmenter_model, p.alias),
-              "alopecia": import_champion(p.alopecia_model, p.alias)}
+    models = {m.role: import_champion(m.registered_name, m.alias) for m in p.models}
     exe = bentoml_bin or str(Path(sys.executable).with_name("bentoml"))
     env = bento_env(home)
     build = subprocess.run([exe, "build", "-f", "serving/bentofile.yaml", "--output", "tag", "."],

@@ -11,11 +11,12 @@ WHERE = [
     ("Rendered images", "reports/render/contact_sheet.jpg, data/aihub/"),
     ("Manifest", "data/manifest.csv (quarantine: data/interim/quarantine.csv)"),
     ("Segmentation", "reports/segmentation/table.md, overlays_test.jpg, "
-                     "overlays_unlabelled_real.jpg; masks in data/masks/"),
+                     "overlays_unlabelled_real.jpg"),
+    ("Hair masks", "data/hair_masks/ (M of every image)"),
     ("Hair features", "reports/features/accuracy.md; table in data/features/features.csv"),
     ("Alopecia", "reports/alopecia/table.md (GBM, baselines, Table 7 ablation); models/alopecia/"),
-    ("Registry", "MLflow models scalpvision-hair-segmenter / scalpvision-alopecia @champion; "
-                 "every promotion decision in registry/promotions.jsonl"),
+    ("Registry", "MLflow registered models @champion (below); every promotion decision in "
+                 "registry/promotions.jsonl"),
     ("Run comparison", "reports/compare/compare.md + plots (.venv/bin/scalpvision compare)"),
     ("Service", "bento in dist/scalpvision.bento; web page at /ui/ once served"),
     ("Load benchmark", ".venv/bin/python benchmarks/load_diagnose.py"),
@@ -47,6 +48,9 @@ def summarize(metrics_dir: Path) -> str:
     pkg = metrics_dir / "package.json"
     if pkg.is_file():
         info = json.loads(pkg.read_text())
+        lines += ["", "Served models (by role):"]
+        lines += [f"  {role:<10} {m['registered_model']} v{m['registered_version']} "
+                  f"@{m['alias']} ({m.get('kind', '?')})" for role, m in info["models"].items()]
         lines += ["", f"Serve the champions ({info['bento']}, exported to {info['export']}):",
                   f"  {info['serve']}",
                   f"  then open http://127.0.0.1:{info['serve'].rsplit(' ', 1)[-1]}/ui/"

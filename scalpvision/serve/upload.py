@@ -1,5 +1,5 @@
-"""What the BentoML service does, without BentoML: upload validation and the analysis of one
-scalp image by the champion models. ``serving/service.py`` is the thin HTTP layer over this.
+"""Upload validation for the service: decoding one uploaded image, and the ASGI guard in front
+of the upload endpoints.
 
 Every problem with user input raises :class:`InputError` with an HTTP status (400, 413, 415,
 422) and a message naming the file and the problem; the service turns it into a JSON error.
@@ -10,12 +10,11 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+
+from scalpvision.errors import UserError
 
 MAGIC = {  # leading bytes -> format; the upload's bytes decide, not its file name
     b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"BM": "BMP",
@@ -25,7 +24,7 @@ MAX_PIXELS = 40_000_000
 MIN_SIDE = 64
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """A user-input problem; ``status`` is the HTTP status the service answers with."""
 
     def __init__(self, message: str, status: int = 400):
@@ -112,115 +111,6 @@ def png_b64(arr: np.ndarray) -> str:
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")
     return base64.b64encode(buf.getvalue()).decode()
-
-
-@dataclass
-class ModelInfo:
-    name: str
-    version: str
-    alias: str = ""
-    store_tag: str = ""
-    metrics: dict = field(default_factory=dict)
-
-
-def _find(root: Path, filename: str) -> Path:
-    hits = sorted(root.rglob(filename))
-    if not hits:
-        raise FileNotFoundError(f"{root}: no {filename} inside (not a ScalpVision model)")
-    return hits[0]
-
-
-class ScalpAnalyzer:
-    """The champion hair segmenter and alopecia model behind every endpoint.
-
-    ``segmenter_dir``: an MLflow pyfunc model directory of a registered segmenter (its
-    artifacts hold the U²-Net directory and ``segment.json``); ``alopecia_dir``: an MLflow
-    sklearn model directory (skops). CPU work is serialised: concurrent requests queue instead
-    of fighting over the cores.
-    """
-
-    def __init__(self, segmenter_dir: Path, alopecia_dir: Path, segmenter: ModelInfo,
-                 alopecia: ModelInfo, um_per_px: float = 0.0, threads: int = 0):
-        import mlflow.sklearn
-        import torch
-        from mlflow.models import Model
-
-        from scalpvision.features.table import count_params_from
-        from scalpvision.segmentation.store import load_logged_segmenter
-
-        if threads:
-            torch.set_num_threads(threads)
-        self.segmenter = load_logged_segmenter(Path(segmenter_dir))
-        mlmodel = _find(Path(alopecia_dir), "MLmodel")
-        self.alopecia = mlflow.sklearn.load_model(str(mlmodel.parent))
-        # features measured as for the model's training table (count method, strand length)
-        meta = Model.load(str(mlmodel)).metadata or {}
-        self.count = count_params_from(meta.get("feature_settings"))
-        names = getattr(self.alopecia, "feature_names_in_", None)
-        self.feature_names = list(names) if names is not None else \
-            ["length", "iqr_mean", "iqr_median", "mean", "median", "hair_count"]
-        self.models = {"segmenter": segmenter, "alopecia": alopecia}
-        self.um_per_px = um_per_px
-        self._lock = threading.Lock()
-
-    def versions(self) -> dict:
-        return {k: {"name": m.name, "version": m.version, "alias": m.alias,
-                    "store_tag": m.store_tag} for k, m in self.models.items()}
-
-    def mask(self, img: DecodedImage) -> np.ndarray:
-        """The final hair mask M, (H, W) bool."""
-        with self._lock:
-            return self.segmenter(img.rgb).final
-
-    def segment(self, img: DecodedImage) -> dict:
-        """M with its PNG and overlay (base64) for the answers that return them."""
-        from scalpvision.viz import overlay_mask
-
-        t0 = time.perf_counter()
-        mask = self.mask(img)
-        return {"mask": mask, "hair_fraction": float(mask.mean()),
-                "mask_png": png_b64(mask.astype(np.uint8) * 255),
-                "overlay_png": png_b64(overlay_mask(img.rgb, mask, (0, 255, 64), 0.55)),
-                "seconds": round(time.perf_counter() - t0, 3)}
-
-    def features(self, mask: np.ndarray, um_per_px: float | None = None) -> dict:
-        from scalpvision.features.table import hair_features
-
-        cal = self.um_per_px if um_per_px is None else um_per_px
-        if cal < 0:
-            raise InputError(f"um_per_px must be >= 0 (0 = uncalibrated), got {cal}", 422)
-        f = hair_features(mask, cal, count=self.count)
-        out = {"hair_count": int(f["hair_count"]), "width_samples": int(f["length"]),
-               "mean_width_px": f["mean"], "median_width_px": f["median"],
-               "iqr_mean_width_px": f["iqr_mean"], "iqr_median_width_px": f["iqr_median"],
-               "calibrated": cal > 0, "um_per_px": cal}
-        if cal > 0:
-            out.update({k: f[k] for k in ("density_per_cm2", "mean_width_um",
-                                          "median_width_um", "vellus_share")})
-        out["_paper_features"] = {k: f[k] for k in self.feature_names}
-        return out
-
-    def grade(self, paper_features: dict) -> dict:
-        import pandas as pd
-
-        x = pd.DataFrame([[paper_features[k] for k in self.feature_names]],
-                         columns=self.feature_names, dtype=float)
-        with self._lock:
-            proba = self.alopecia.predict_proba(x)[0]
-        classes = [int(c) for c in self.alopecia.classes_]
-        probs = {str(g): 0.0 for g in range(4)}
-        probs.update({str(c): float(p) for c, p in zip(classes, proba)})
-        return {"grade": int(classes[int(np.argmax(proba))]), "probabilities": probs,
-                "features": {k: float(paper_features[k]) for k in self.feature_names}}
-
-    def diagnose(self, img: DecodedImage, um_per_px: float | None = None) -> dict:
-        t0 = time.perf_counter()
-        seg = self.segment(img)
-        feats = self.features(seg.pop("mask"), um_per_px)
-        grade = self.grade(feats.pop("_paper_features"))
-        return {"segmentation": seg, "hair_features": feats, "alopecia": grade,
-                "models": self.versions(), "notes": img.notes,
-                "seconds": round(time.perf_counter() - t0, 3)}
 
 
 class UploadGuard:

@@ -1,7 +1,10 @@
 """The ``scalpvision`` command line. Later capabilities add sub-commands in :data:`COMMANDS`.
 
-Every sub-command prints one clear ``error:`` line (exit 2) for a user mistake: a bad path, a
-bad parameter key, an unreadable file.
+Settings come from the parameter file (``--params``, default ``params.yaml``; ``--profile``
+overlays a profile): the commands have no defaults of their own, and a flag given explicitly
+overrides one key. Every sub-command prints one clear ``error:`` line (exit 2) for a user
+mistake (a :class:`~scalpvision.errors.UserError`); anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -24,13 +27,23 @@ def command(name: str, configure: Callable[[argparse.ArgumentParser], None]):
     return deco
 
 
+def _params(args, keys: dict[str, str] | None = None):
+    """The parameters of ``--params``/``--profile``, with each flag of ``keys`` (argument
+    name -> dotted parameter key) that was given overriding its key."""
+    from scalpvision.config import load_params
+
+    over = {key: getattr(args, a) for a, key in (keys or {}).items()
+            if getattr(args, a, None) is not None}
+    return load_params(args.params, args.profile, over)
+
+
 # ----------------------------------------------------------------------------- render
 def _render_args(ap):
     ap.add_argument("--out", required=True, help="output folder (AI-Hub layout + ground_truth/)")
-    ap.add_argument("--n-images", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=2406)
-    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--validation-share", type=float, default=0.3)
+    ap.add_argument("--n-images", type=int, help="default: render.n_images")
+    ap.add_argument("--seed", type=int, help="default: render.seed")
+    ap.add_argument("--workers", type=int, help="default: render.workers")
+    ap.add_argument("--validation-share", type=float, help="default: render.validation_share")
 
 
 @command("render", _render_args)
@@ -38,14 +51,17 @@ def cmd_render(args) -> int:
     """Render the built-in synthetic scalp data set in the AI-Hub layout."""
     from tqdm import tqdm
 
-    from scalpvision.data.synthetic_dataset import plan_dataset, write_dataset
+    from scalpvision.data.synthetic_dataset import render_dataset
+    from scalpvision.errors import BadInputError
 
+    p = _params(args, {"n_images": "render.n_images", "seed": "render.seed",
+                       "workers": "render.workers",
+                       "validation_share": "render.validation_share"}).render
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
-        raise ValueError(f"{out}: output folder exists and is not empty")
-    plans = plan_dataset(args.n_images, args.seed, validation_share=args.validation_share)
-    summary = write_dataset(out, plans, args.seed, workers=args.workers,
-                            progress=lambda it, total: tqdm(it, total=total, unit="img"))
+        raise BadInputError(f"{out}: output folder exists and is not empty")
+    summary, _ = render_dataset(p, out, progress=lambda it, total: tqdm(it, total=total,
+                                                                         unit="img"))
     print(json.dumps(summary))
     return 0
 
@@ -57,10 +73,10 @@ def _import_args(ap):
                     help="flat label table(s) (value_1..6, img_name) instead of a tree")
     ap.add_argument("--out", required=True, help="manifest CSV to write")
     ap.add_argument("--ground-truth", default="", help="ground-truth folder (synthetic data)")
-    ap.add_argument("--size", default="640x480", help="expected WxH; 'any' to skip")
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--fractions", default="0.7,0.15,0.15", help="train,val,test")
-    ap.add_argument("--max-bad-share", type=float, default=0.05)
+    ap.add_argument("--size", default="", help="expected WxH; 'any' to skip (default: "
+                    "import.expected_width x expected_height)")
+    ap.add_argument("--seed", type=int, help="split seed (default: split.seed)")
+    ap.add_argument("--max-bad-share", type=float, help="default: import.max_bad_share")
 
 
 @command("import", _import_args)
@@ -71,12 +87,18 @@ def cmd_import(args) -> int:
     from scalpvision.data.aihub import accept_import, import_label_tables, import_tree
     from scalpvision.data.splits import grouped_stratified_split
 
+    from scalpvision.errors import BadInputError
+
+    P = _params(args, {"seed": "split.seed", "max_bad_share": "import.max_bad_share"})
+    imp, sp = P["import"], P.split
     if not args.source and not args.label_table:
-        raise ValueError("give an AI-Hub root folder or --label-table FILE")
+        raise BadInputError("give an AI-Hub root folder or --label-table FILE")
     if args.label_table:
         res = import_label_tables(args.label_table)
     else:
-        size = None if args.size == "any" else tuple(int(v) for v in args.size.split("x"))
+        size = (None if args.size == "any" else
+                tuple(int(v) for v in args.size.split("x")) if args.size else
+                (imp.expected_width, imp.expected_height))
         res = import_tree(args.source, size, args.ground_truth or None,
                           progress=lambda xs: tqdm(xs, unit="img"))
     out = Path(args.out)
@@ -86,11 +108,11 @@ def cmd_import(args) -> int:
     for rec in res.quarantine.itertuples():
         print(f"quarantined {rec.file}: {rec.reason} ({rec.detail})", file=sys.stderr)
     conflicts = res.stats.pop("conflicts", [])
-    accept_import(conflicts, res.bad_share, args.max_bad_share, qpath)
+    accept_import(conflicts, res.bad_share, imp.max_bad_share, qpath)
     df = res.images
     if "split" not in df.columns and len(df):
-        tr, va, te = (float(v) for v in args.fractions.split(","))
-        df["split"] = grouped_stratified_split(df, {"train": tr, "val": va, "test": te}, args.seed)
+        df["split"] = grouped_stratified_split(
+            df, {"train": sp.train, "val": sp.val, "test": sp.test}, sp.seed)
     df.to_csv(out, index=False)
     print(json.dumps({**res.stats, "manifest": str(out), "quarantine": str(qpath)}))
     return 0
@@ -103,7 +125,7 @@ def _check_args(ap):
                     help="check flat label tables (e.g. the authors' train/val/test CSVs)")
     ap.add_argument("--report-dir", required=True)
     ap.add_argument("--no-files", action="store_true", help="don't re-open image files")
-    ap.add_argument("--min-per-grade", type=int, default=1)
+    ap.add_argument("--min-per-grade", type=int, help="default: check.min_images_per_grade")
 
 
 @command("check", _check_args)
@@ -115,6 +137,9 @@ def cmd_check(args) -> int:
     from data_checks.report import write_report
     from scalpvision.data.aihub import import_label_tables
 
+    from scalpvision.errors import BadInputError, MissingInputError
+
+    c = _params(args, {"min_per_grade": "check.min_images_per_grade"}).check
     quarantined = 0
     if args.label_table:
         res = import_label_tables(args.label_table)
@@ -124,12 +149,12 @@ def cmd_check(args) -> int:
         title = "Data checks: " + ", ".join(Path(p).name for p in args.label_table)
     elif args.manifest:
         if not Path(args.manifest).is_file():
-            raise FileNotFoundError(f"{args.manifest}: manifest not found")
+            raise MissingInputError(f"{args.manifest}: manifest not found")
         df = pd.read_csv(args.manifest)
         title = f"Data checks: {args.manifest}"
     else:
-        raise ValueError("give a manifest CSV or --label-table FILE")
-    outcome = run_manifest_checks(df, min_per_grade=args.min_per_grade,
+        raise BadInputError("give a manifest CSV or --label-table FILE")
+    outcome = run_manifest_checks(df, min_per_grade=c.min_images_per_grade,
                                   check_files=not args.no_files)
     leak = {**leakage_summary(df), "rows_quarantined_before_checks": quarantined}
     report = write_report(outcome, args.report_dir, title, leak)
@@ -149,8 +174,7 @@ def _segment_args(ap):
     ap.add_argument("--model", default="",
                     help="U²-Net model directory (default: the registered champion, else "
                          "models/u2net)")
-    ap.add_argument("--refiner", default="", help="auto | sam | grabcut (default: params.yaml)")
-    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--refiner", help="auto | sam | grabcut (default: segment.refiner.name)")
 
 
 @command("segment", _segment_args)
@@ -160,20 +184,20 @@ def cmd_segment(args) -> int:
 
     from tqdm import tqdm
 
-    from scalpvision.config import load_section
+    from scalpvision.errors import BadInputError
     from scalpvision.io import ImageReadError, iter_images, list_images, write_mask
-    from dataclasses import replace
-
     from scalpvision.segmentation.runtime import runtime_name
     from scalpvision.segmentation.store import build_segmenter, resolve_segmenter_dir
 
-    s = load_section("segment", args.params)
-    model_dir, source = resolve_segmenter_dir(args.model, args.params)
-    seg, _ = build_segmenter(model_dir, replace(s, refiner=args.refiner or s.refiner))
+    P = _params(args, {"refiner": "segment.refiner.name"})
+    served = P.serve.model("segmenter")
+    model_dir, source = resolve_segmenter_dir(args.model, served.registered_name,
+                                              P.u2net.out_dir, P.tracking, served.alias)
+    seg, _ = build_segmenter(model_dir, P.segment)
     refiner = seg.refiner
     files = list_images(args.images)
     if not files:
-        raise ValueError(f"no images found in {', '.join(args.images)}")
+        raise BadInputError(f"no images found in {', '.join(args.images)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"model: {source} on {runtime_name(seg.u2net)}; refiner: {refiner.name}; "
@@ -205,12 +229,12 @@ def cmd_segment(args) -> int:
 def _features_args(ap):
     ap.add_argument("masks", nargs="+", help="hair mask PNGs and/or folders")
     ap.add_argument("--out", required=True, help="CSV to write (one row per mask)")
-    ap.add_argument("--um-per-px", type=float, default=0.0,
-                    help="calibration: adds density per cm², widths in µm, vellus share")
-    ap.add_argument("--vellus-um", type=float, default=40.0)
-    ap.add_argument("--count-method", default="strands", help="strands | hough (paper)")
-    ap.add_argument("--min-strand-length", type=int, default=None,
-                    help="strands: shorter ones are crossing fragments (px; default 30)")
+    ap.add_argument("--um-per-px", type=float, help="calibration: adds density per cm², "
+                    "widths in µm, vellus share (default: features.um_per_px)")
+    ap.add_argument("--vellus-um", type=float, help="default: features.vellus_um")
+    ap.add_argument("--count-method", help="strands | hough (default: features.count.method)")
+    ap.add_argument("--min-strand-length", type=int,
+                    help="px (default: features.count.strands.min_strand_length)")
 
 
 @command("features", _features_args)
@@ -219,24 +243,26 @@ def cmd_features(args) -> int:
     import pandas as pd
     from tqdm import tqdm
 
-    from scalpvision.features.count import count_params
+    from scalpvision.errors import BadInputError
     from scalpvision.features.table import hair_features
     from scalpvision.io import ImageReadError, list_images, read_mask
 
+    f = _params(args, {"um_per_px": "features.um_per_px", "vellus_um": "features.vellus_um",
+                       "count_method": "features.count.method",
+                       "min_strand_length": "features.count.strands.min_strand_length"}).features
     files = list_images(args.masks)
     if not files:
-        raise ValueError(f"no mask images found in {', '.join(args.masks)}")
-    count = count_params(args.count_method, args.min_strand_length)
+        raise BadInputError(f"no mask images found in {', '.join(args.masks)}")
+    count = f.count
     rows, bad = [], []
-    for f in tqdm(files, unit="mask"):
+    for path in tqdm(files, unit="mask"):
         try:
-            m = read_mask(f)
+            m = read_mask(path)
         except ImageReadError as exc:
             bad.append(str(exc))
             continue
-        rows.append({"mask": str(f), "image_id": f.stem,
-                     **hair_features(m, args.um_per_px, args.vellus_um,
-                                     count=count)})
+        rows.append({"mask": str(path), "image_id": path.stem,
+                     **hair_features(m, f.um_per_px, f.vellus_um, count=count)})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(args.out, index=False)
     for b in bad:
@@ -254,7 +280,7 @@ def _summary_args(ap):
 @command("summary", _summary_args)
 def cmd_summary(args) -> int:
     """Print the pipeline's metrics and where to look."""
-    from scalpvision.summary import summarize
+    from scalpvision.ops.summary import summarize
 
     print(summarize(Path(args.metrics_dir)))
     return 0
@@ -268,7 +294,7 @@ def _ui_args(ap):
 @command("ui", _ui_args)
 def cmd_ui(args) -> int:
     """Open the MLflow UI on 127.0.0.1 over the project's tracking store."""
-    from scalpvision.tracking import repo_root
+    from scalpvision.ops.tracking import repo_root
 
     root = repo_root()
     uri = args.backend_store_uri or os.environ.get("MLFLOW_TRACKING_URI") or \
@@ -289,17 +315,15 @@ def _compare_args(ap):
     ap.add_argument("--last", type=int, default=0,
                     help="keep the newest N pipeline runs of each kind (0 = all)")
     ap.add_argument("--out", default="reports/compare")
-    ap.add_argument("--params", default="params.yaml")
 
 
 @command("compare", _compare_args)
 def cmd_compare(args) -> int:
     """Cross-run tables (paper Tables 1, 5, 4, 7) from MLflow: markdown + plots."""
-    from scalpvision.compare import compare
-    from scalpvision.config import load_section
-    from scalpvision.tracking import setup_mlflow
+    from scalpvision.ops.compare import compare
+    from scalpvision.ops.tracking import setup_mlflow
 
-    setup_mlflow(load_section("tracking", args.params))
+    setup_mlflow(_params(args).tracking)
     md, figs = compare(Path(args.out), args.runs, args.last)
     print(md.read_text())
     print(f"written: {md} and {len(figs)} plot(s) in {md.parent}")
@@ -308,7 +332,6 @@ def cmd_compare(args) -> int:
 
 # ----------------------------------------------------------------------------- package
 def _package_args(ap):
-    ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--info", default="metrics/package.json",
                     help="where to write what was built (bento tag, model versions)")
 
@@ -316,47 +339,62 @@ def _package_args(ap):
 @command("package", _package_args)
 def cmd_package(args) -> int:
     """Import the champion models into BentoML, build the service bento and export it."""
-    from scalpvision.bento import package, write_info
-    from scalpvision.config import load_section
-    from scalpvision.tracking import repo_root, setup_mlflow
+    from scalpvision.ops.packaging import package, write_info
+    from scalpvision.ops.tracking import repo_root, setup_mlflow
 
-    setup_mlflow(load_section("tracking", args.params))
-    info = package(load_section("serve", args.params), repo_root())
+    P = _params(args)
+    setup_mlflow(P.tracking)
+    info = package(P, repo_root())
     write_info(info, Path(args.info))
-    m = info["models"]
-    print(f"bento {info['bento']} ({info['bytes'] / 2**20:.1f} MiB) -> {info['export']}\n"
-          f"  segmenter {m['segmenter']['registered_model']} "
-          f"v{m['segmenter']['registered_version']} (@{m['segmenter']['alias']})\n"
-          f"  alopecia  {m['alopecia']['registered_model']} "
-          f"v{m['alopecia']['registered_version']} (@{m['alopecia']['alias']})\n"
-          f"serve it:  {info['serve']}\n"
-          f"elsewhere: {info['serve_elsewhere']}")
+    lines = [f"bento {info['bento']} ({info['bytes'] / 2**20:.1f} MiB) -> {info['export']}"]
+    lines += [f"  {role:<10} {m['registered_model']} v{m['registered_version']} "
+              f"(@{m['alias']}, {m['kind']})" for role, m in info["models"].items()]
+    print("\n".join(lines + [f"serve it:  {info['serve']}",
+                              f"elsewhere: {info['serve_elsewhere']}"]))
     return 0
 
 
 # ----------------------------------------------------------------------------- params
 def _params_args(ap):
-    ap.add_argument("--file", default="params.yaml")
-    ap.add_argument("--profile", help="rewrite the file with profiles/<name>.yaml applied")
+    ap.add_argument("--show", action="store_true",
+                    help="print the resolved parameters (profile applied) as YAML")
 
 
 @command("params", _params_args)
 def cmd_params(args) -> int:
-    """Validate params.yaml, or apply a profile (e.g. `--profile paper`)."""
+    """Validate the parameter file (profile applied), or print the resolved parameters."""
     import yaml
 
-    from scalpvision.config import ConfigError, apply_profile, read_params, validate_params
+    from scalpvision.config import resolved_dict
 
-    if args.profile:
-        prof = Path(args.file).resolve().parent / "profiles" / f"{args.profile}.yaml"
-        if not prof.is_file():
-            valid = sorted(p.stem for p in prof.parent.glob("*.yaml"))
-            raise ConfigError(f"{prof}: no such profile; valid profiles: demo, {', '.join(valid)}")
-        merged = apply_profile(read_params(args.file), yaml.safe_load(prof.read_text()))
-        Path(args.file).write_text(yaml.safe_dump(merged, sort_keys=False, allow_unicode=True))
-    sections = validate_params(args.file)
-    print(f"{args.file}: valid ({', '.join(sections)})")
+    P = _params(args)
+    if args.show:
+        print(yaml.safe_dump(resolved_dict(args.params, args.profile)[0], sort_keys=False,
+                             allow_unicode=True))
+    print(f"{args.params}: valid, profile {P.profile} ({', '.join(P.sections())})")
     return 0
+
+
+# ----------------------------------------------------------------------------- dvc-deps
+def _dvc_deps_args(ap):
+    ap.add_argument("--write", action="store_true",
+                    help="rewrite dvc.yaml's code deps and params from what the code reads")
+
+
+@command("dvc-deps", _dvc_deps_args)
+def cmd_dvc_deps(args) -> int:
+    """Check (or --write) that every stage declares the modules and params it reads."""
+    from scalpvision.ops.dvc_graph import check_graph, sync_deps
+    from scalpvision.ops.tracking import repo_root
+
+    root = repo_root()
+    if args.write:
+        sync_deps(root)
+    problems = check_graph(root)
+    for p in problems:
+        print(p)
+    print(f"dvc.yaml: {'honest' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -364,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (configure, fn) in COMMANDS.items():
         sp = sub.add_parser(name, help=(fn.__doc__ or "").strip().splitlines()[0])
+        sp.add_argument("--params", default="params.yaml", help="parameter file")
+        sp.add_argument("--profile", default=None,
+                        help="overlay profiles/NAME.yaml (default: the file's `profile` key)")
         configure(sp)
         sp.set_defaults(func=fn)
     return ap

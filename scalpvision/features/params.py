@@ -1,0 +1,72 @@
+"""Parameters of the hair-feature library. :class:`CountParams` is the type of the
+``features.count`` section; a field with a default is a library constant (reference-method.md
+§6-7 for the paper's), one without is set in ``params.yaml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+COUNT_METHODS = ("strands", "hough")
+
+
+@dataclass(frozen=True)
+class StrandParams:
+    # shorter strands are crossing fragments (px); chosen on the train split (docs/decisions.md)
+    min_strand_length: int
+    min_area: int = 150
+    junction_radius: int = 3  # junction pixels closer than this form one crossing
+    direction_radius: float = 14.0  # branch pixels this close to a junction give its direction
+    continue_angle_deg: float = 40.0  # pair branches that leave a junction this close to opposite
+    spur_length: int = 20  # a branch from a junction to a free tip shorter than this is a spur
+
+
+@dataclass(frozen=True)
+class HoughScale:
+    factor: float  # image scale (2 = double resolution)
+    min_area: int
+    skel_min_area: int
+    threshold: int
+    min_line_length: int
+    max_line_gap: int
+
+
+PAPER_SCALES = (  # reference-method.md §6 table
+    HoughScale(2.0, 300, 25, 100, 60, 100),
+    HoughScale(1.0, 150, 10, 100, 30, 60),
+    HoughScale(0.5, 30, 5, 70, 10, 20),
+)
+
+
+@dataclass(frozen=True)
+class CountParams:
+    method: str  # strands | hough (paper)
+    strands: StrandParams
+    scales: tuple[HoughScale, ...] = PAPER_SCALES
+    rho: float = 5.0  # reference value (px)
+    border: float = 3.0
+    dup_cos: float = 0.9  # hough: |cos| above this and ...
+    dup_dist: float = 30.0  # ... endpoint distance below this (original px) = duplicate
+
+    def __post_init__(self):
+        if self.method not in COUNT_METHODS:
+            from scalpvision.errors import BadInputError
+
+            raise BadInputError(f"unknown count method {self.method!r}; valid: "
+                                f"{', '.join(COUNT_METHODS)}")
+
+
+@dataclass(frozen=True)
+class ThicknessParams:
+    box: int = 20
+    nms_overlap: float = 0.1
+    min_area: int = 250  # mask components below this are ignored (reference: 250)
+    min_skeleton_area: int = 5  # skeleton components below this are ignored (reference: 5)
+    max_half_width: float = 40.0  # search length on each side, px
+    step: float = 0.1  # sampling step along the perpendicular, px
+    n_lines: int = 7  # parallel perpendiculars per box ...
+    spread: float = 3.0  # ... spread over +-spread px along the hair
+    min_box_pixels: int = 3  # skeleton pixels needed in a box for a direction
+
+
+__all__ = ["COUNT_METHODS", "StrandParams", "HoughScale", "PAPER_SCALES", "CountParams",
+           "ThicknessParams", "field"]

@@ -1,0 +1,1 @@
+"""Operations: tracking, the model registry and its kinds, promotion, packaging, reports."""

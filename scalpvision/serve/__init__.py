@@ -1,0 +1,1 @@
+"""Serving without BentoML: upload validation and the analyzer over the served models."""
