@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
+from scalpvision.errors import MissingInputError
 from scalpvision.io import ImageReadError, list_images, read_image, write_image, write_mask
 from scalpvision.segmentation.pseudo_pairs import (
     PatchFilter, collect_patches, iter_pseudo_pairs,
@@ -31,7 +32,7 @@ def _sources(p):
     for d in p.unlabelled_dirs:
         if not Path(d).is_dir():
             if not p.skip_missing_unlabelled:
-                raise FileNotFoundError(
+                raise MissingInputError(
                     f"{d}: unlabelled image folder not found (pseudo.unlabelled_dirs)")
             log.warning("unlabelled image folder %s not found; skipped", d)
             missing.append(d)

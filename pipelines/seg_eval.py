@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
+from scalpvision.errors import MissingInputError
 from scalpvision.io import ImageReadError, list_images, read_image, read_mask, write_image
 from scalpvision.ops.promotion import MANIFEST_TAG, manifest_hash
 from scalpvision.ops.registry import register
@@ -79,7 +80,7 @@ def main() -> None:
         user_scores = []
         if e.user_image_dir or e.user_mask_dir:
             if not (Path(e.user_image_dir).is_dir() and Path(e.user_mask_dir).is_dir()):
-                raise FileNotFoundError(f"seg_eval.user_image_dir={e.user_image_dir!r} and "
+                raise MissingInputError(f"seg_eval.user_image_dir={e.user_image_dir!r} and "
                                         f"user_mask_dir={e.user_mask_dir!r} must both be folders")
             masks = {m.stem: m for m in list_images([e.user_mask_dir])}
             for f in tqdm(list_images([e.user_image_dir]), desc="user", unit="img"):

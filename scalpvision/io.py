@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from scalpvision.errors import UserError
+from scalpvision.errors import MissingInputError, UserError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -112,5 +112,5 @@ def list_images(paths: list[str | Path]) -> list[Path]:
         elif p.exists():
             out.append(p)
         else:
-            raise FileNotFoundError(f"{p}: no such file or folder")
+            raise MissingInputError(f"{p}: no such file or folder")
     return out

@@ -13,6 +13,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_s
 from sklearn.pipeline import Pipeline
 
 from scalpvision.alopecia.params import GbmParams
+from scalpvision.errors import BadInputError
 
 GRADES = (0, 1, 2, 3)
 # the types an MLflow/skops-saved model of this pipeline holds (stack-notes.md)
@@ -33,12 +34,12 @@ def check_features(df: pd.DataFrame, names, where: str) -> pd.DataFrame:
     error naming the column, never a silent NaN fed to the model."""
     missing = [n for n in names if n not in df.columns]
     if missing:
-        raise ValueError(f"{where}: missing feature column(s) {missing}; have {list(df.columns)}")
+        raise BadInputError(f"{where}: missing feature column(s) {missing}; have {list(df.columns)}")
     x = df[list(names)].astype(float)
     bad = ~np.isfinite(x.to_numpy())
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise ValueError(f"{where}: non-finite {names[j]} in row {i} "
+        raise BadInputError(f"{where}: non-finite {names[j]} in row {i} "
                          f"({bad.sum()} non-finite value(s) in all)")
     return x
 
@@ -75,11 +76,11 @@ def grouped_cv(df: pd.DataFrame, names, target: str, p: GbmParams,
     from sklearn.model_selection import StratifiedGroupKFold
 
     if group not in df:
-        raise ValueError(f"grouped CV needs a {group!r} column; have {list(df.columns)}")
+        raise BadInputError(f"grouped CV needs a {group!r} column; have {list(df.columns)}")
     y, g = df[target].to_numpy(int), df[group].astype(str).to_numpy()
     n_groups = len(np.unique(g))
     if folds < 2 or n_groups < folds:
-        raise ValueError(f"grouped CV: {folds} folds need 2 <= folds <= subjects ({n_groups})")
+        raise BadInputError(f"grouped CV: {folds} folds need 2 <= folds <= subjects ({n_groups})")
     x = check_features(df, names, "cv")
     pred = np.empty_like(y)
     acc, wf1, fold_groups = [], [], []

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from scalpvision.data.layout import TARGET_COLUMNS
+from scalpvision.errors import BadInputError
 
 
 def grouped_stratified_split(df: pd.DataFrame, fractions: dict[str, float], seed: int,
@@ -24,7 +25,7 @@ def grouped_stratified_split(df: pd.DataFrame, fractions: dict[str, float], seed
     names = list(fractions)
     share = np.array([fractions[n] for n in names], float)
     if np.any(share < 0) or not np.isclose(share.sum(), 1.0):
-        raise ValueError(f"split fractions must be >= 0 and sum to 1, got {fractions}")
+        raise BadInputError(f"split fractions must be >= 0 and sum to 1, got {fractions}")
     if df.empty:
         return pd.Series([], index=df.index, dtype=object)
     onehot = pd.get_dummies(df[list(strata)].astype(str), prefix=list(strata)).astype(float)

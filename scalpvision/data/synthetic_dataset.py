@@ -28,6 +28,7 @@ import pandas as pd
 
 from scalpvision.data import layout
 from scalpvision.data.synthetic import SessionStyle, render_scalp
+from scalpvision.errors import BadInputError
 from scalpvision.io import write_image, write_mask
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def plan_dataset(n_images: int, seed: int, images_per_session: int = 5,
                  second_filing_share: float = 0.35) -> list[PlannedImage]:
     """Decide names, labels, subject sessions and folder filings for ``n_images`` images."""
     if n_images < 1:
-        raise ValueError(f"n_images must be >= 1, got {n_images}")
+        raise BadInputError(f"n_images must be >= 1, got {n_images}")
     rng = np.random.default_rng([seed, 1])
     prior = load_label_prior()
     probs = prior["count"].to_numpy(float) / prior["count"].sum()

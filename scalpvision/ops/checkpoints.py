@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from scalpvision.errors import BadInputError, MissingInputError
+
 
 def save_model_dir(path: str | Path, model: torch.nn.Module, config: dict[str, Any]) -> Path:
     path = Path(path)
@@ -22,7 +24,7 @@ def save_model_dir(path: str | Path, model: torch.nn.Module, config: dict[str, A
 def read_config(path: str | Path) -> dict[str, Any]:
     cfg = Path(path) / "config.json"
     if not cfg.is_file():
-        raise FileNotFoundError(f"{path}: not a model directory (no config.json)")
+        raise MissingInputError(f"{path}: not a model directory (no config.json)")
     return json.loads(cfg.read_text())
 
 
@@ -34,7 +36,7 @@ def load_model_dir(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     builders = {"u2net": lambda kw: build_u2net(**kw)}
     name = config.get("builder")
     if name not in builders:
-        raise ValueError(f"{path}: unknown builder {name!r}; valid: {', '.join(builders)}")
+        raise BadInputError(f"{path}: unknown builder {name!r}; valid: {', '.join(builders)}")
     model = builders[name](config.get("kwargs", {}))
     state = torch.load(Path(path) / "weights.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from scalpvision.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def find_runs(run_ids: list[str] | None = None, last: int = 0) -> pd.DataFrame:
     if run_ids:
         unknown = sorted(set(run_ids) - set(runs.run_id))
         if unknown:
-            raise ValueError(f"run id(s) not found among finished MLflow runs: {unknown}")
+            raise BadInputError(f"run id(s) not found among finished MLflow runs: {unknown}")
         runs = runs[runs.run_id.isin(run_ids)]
     runs = runs[(runs["tags.stage"] == "seg_eval") | (runs["tags.table"] == "alopecia")].copy()
     if last:

@@ -11,6 +11,7 @@ looks kinds up. Execution settings (``tracking``) are never stage parameters.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,8 @@ def _module_file(root: Path, name: str) -> Path | None:
     return None
 
 
-def _imports(root: Path, path: Path) -> set[str]:
+@functools.lru_cache(maxsize=None)
+def _imports(root: Path, path: Path) -> frozenset[str]:
     tree = ast.parse((root / path).read_text(encoding="utf-8"), str(path))
     names: set[str] = set()
     pkg = ".".join(path.with_suffix("").parts[:-1]) if path.name != "__init__.py" else \
@@ -59,11 +61,17 @@ def _imports(root: Path, path: Path) -> set[str]:
         parts = n.split(".")
         for i in range(1, len(parts) + 1):  # a package's __init__ runs on import too
             out.add(".".join(parts[:i]))
-    return out
+    return frozenset(out)
 
 
 def module_closure(root: Path, script: Path) -> set[Path]:
-    """Every package module ``script`` imports, transitively (repo-relative paths)."""
+    """Every package module ``script`` imports, transitively (repo-relative paths). Files are
+    parsed once per process (the check is run many times by its own test)."""
+    return set(_closure(root.resolve(), Path(script)))
+
+
+@functools.lru_cache(maxsize=None)
+def _closure(root: Path, script: Path) -> frozenset[Path]:
     seen: set[Path] = set()
     todo = [script]
     while todo:
@@ -73,7 +81,7 @@ def module_closure(root: Path, script: Path) -> set[Path]:
             if m is not None and m not in seen:
                 seen.add(m)
                 todo.append(m)
-    return seen
+    return frozenset(seen)
 
 
 def section_reads(root: Path, script: Path) -> tuple[set[str], bool]:

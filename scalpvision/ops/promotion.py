@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from scalpvision.errors import BadInputError
+
 log = logging.getLogger(__name__)
 
 MANIFEST_TAG = "eval_manifest_hash"
@@ -35,7 +37,7 @@ def manifest_hash(rows: pd.DataFrame, columns: list[str]) -> str:
     """Order-free hash of the evaluation rows (the frozen test manifest) over ``columns``."""
     missing = [c for c in columns if c not in rows.columns]
     if missing:
-        raise ValueError(f"evaluation rows lack column(s) {missing}; have {list(rows.columns)}")
+        raise BadInputError(f"evaluation rows lack column(s) {missing}; have {list(rows.columns)}")
     lines = sorted(rows[columns].astype(str).agg("\t".join, axis=1))
     return hashlib.sha256("\n".join([",".join(columns), *lines]).encode()).hexdigest()[:16]
 
@@ -72,7 +74,7 @@ def decide(client, name: str, candidate: str, metric: str, margin: float = 0.0,
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     c_val, c_hash = _metric_tag(cand, metric), cand.tags.get(MANIFEST_TAG, "")
     if c_val is None:
-        raise ValueError(f"model {name} version {candidate} has no tag metric.{metric}; "
+        raise BadInputError(f"model {name} version {candidate} has no tag metric.{metric}; "
                          f"tags: {sorted(cand.tags)}")
     try:
         champ = client.get_model_version_by_alias(name, alias)

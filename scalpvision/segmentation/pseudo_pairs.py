@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from scalpvision.errors import BadInputError
 from scalpvision.segmentation.params import HairDrawParams
 
 # colour families of reference-method.md §2, converted from OpenCV BGR to RGB
@@ -240,7 +241,7 @@ def iter_pseudo_pairs(patches, n_pairs: int, rng: np.random.Generator,
                       size_wh: tuple[int, int], draw: HairDrawParams):
     """Yield ``n_pairs`` of ``(image, mask, patch_index, n_hairs)``; patches are drawn uniformly."""
     if not patches:
-        raise ValueError("no hair-free patches were found; loosen the patch filter "
+        raise BadInputError("no hair-free patches were found; loosen the patch filter "
                          "(ridge_threshold / max_ridge_share) or add source images")
     for _ in range(n_pairs):
         k = int(rng.integers(len(patches)))

@@ -19,7 +19,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from scalpvision.errors import BadInputError
+from scalpvision.errors import BadInputError, MissingInputError
 from scalpvision.segmentation.params import RefinerParams
 from scalpvision.segmentation.prompts import Prompts
 
@@ -110,13 +110,13 @@ def build_sam(variant: str, checkpoint: str | Path):
 
     path = Path(checkpoint)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: SAM checkpoint not found (segment.sam_checkpoint)")
+        raise MissingInputError(f"{path}: SAM checkpoint not found (segment.sam_checkpoint)")
     if variant == "tiny":
         sam = tiny_sam()
         sam.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return sam.eval()
     if variant not in SAM_VARIANTS:
-        raise ValueError(f"unknown SAM variant {variant!r}; valid: {', '.join(SAM_VARIANTS)}, tiny")
+        raise BadInputError(f"unknown SAM variant {variant!r}; valid: {', '.join(SAM_VARIANTS)}, tiny")
     from segment_anything import sam_model_registry
 
     sam = sam_model_registry[variant](checkpoint=None)

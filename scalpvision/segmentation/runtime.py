@@ -17,6 +17,8 @@ import logging
 import numpy as np
 import torch
 
+from scalpvision.errors import BadInputError
+
 log = logging.getLogger(__name__)
 RUNTIMES = ("auto", "onnxruntime", "torch")
 
@@ -69,12 +71,12 @@ def inference_model(model: torch.nn.Module, runtime: str = "auto", threads: int 
     """The object :func:`scalpvision.segmentation.train.predict_prob` runs: ``model`` itself
     (``torch``) or an :class:`OnnxU2Net` of it (``onnxruntime``; ``auto``: when possible)."""
     if runtime not in RUNTIMES:
-        raise ValueError(f"unknown U²-Net runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
+        raise BadInputError(f"unknown U²-Net runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
     if runtime == "torch":
         return model
     on_cpu = next(model.parameters()).device.type == "cpu"
     if runtime == "onnxruntime" and not on_cpu:
-        raise ValueError("runtime 'onnxruntime' runs CPU models only; use 'torch' or 'auto'")
+        raise BadInputError("runtime 'onnxruntime' runs CPU models only; use 'torch' or 'auto'")
     if runtime == "auto" and not on_cpu:
         return model
     try:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from scalpvision.errors import BadInputError
 from scalpvision.io import read_image, read_mask
 from scalpvision.segmentation.inference import infer_size, predict_prob, to_tensor
 from scalpvision.segmentation.metrics import segmentation_scores
@@ -173,7 +174,7 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
     select_on = select_on or next(iter(val_sets), "")
     steps = cfg.epochs * max(1, len(data) // cfg.batch_size)
     if cfg.lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule {cfg.lr_schedule!r}; valid: constant, cosine")
+        raise BadInputError(f"lr_schedule {cfg.lr_schedule!r}; valid: constant, cosine")
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=cfg.lr / 100)
              if cfg.lr_schedule == "cosine" else None)
     best, best_score, history = None, -1.0, []
@@ -235,5 +236,5 @@ def resolve_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but no CUDA device is available")
+        raise BadInputError(f"device {name!r} requested but no CUDA device is available")
     return name

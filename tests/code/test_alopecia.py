@@ -111,4 +111,4 @@ def test_grouped_cv_keeps_each_subject_in_one_fold_and_scores_every_row():
         grouped_cv(df.assign(group=np.arange(len(df)) % 3), list(PAPER_FEATURES), "alopecia", GbmParams(),
                    folds=5)
     with pytest.raises(ValueError, match="needs a 'group' column"):
-        grouped_cv(df.drop(columns="group"), list(PAPER_FEATURES), "alopecia")
+        grouped_cv(df.drop(columns="group"), list(PAPER_FEATURES), "alopecia", GbmParams())

@@ -23,7 +23,7 @@ def test_bad_params_key_names_valid_keys(tmp_path, repo):
     data = yaml.safe_load((repo / "params.yaml").read_text())
     data["check"]["report_folder"] = "x"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
-    r = _run("params", "--file", str(tmp_path / "params.yaml"))
+    r = _run("params", "--params", str(tmp_path / "params.yaml"))
     assert r.returncode == 2
     assert "report_folder" in r.stderr and "report_dir" in r.stderr
     assert "Traceback" not in r.stderr
@@ -36,7 +36,7 @@ def test_bad_params_key_names_valid_keys(tmp_path, repo):
 def test_unknown_profile(tmp_path, repo):
     (tmp_path / "profiles").mkdir()
     (tmp_path / "params.yaml").write_text((repo / "params.yaml").read_text())
-    r = _run("params", "--file", str(tmp_path / "params.yaml"), "--profile", "gpu")
+    r = _run("params", "--params", str(tmp_path / "params.yaml"), "--profile", "gpu")
     assert r.returncode == 2 and "no such profile" in r.stderr
 
 

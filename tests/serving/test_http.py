@@ -43,11 +43,12 @@ def reference(served):
 
 
 def test_features_are_measured_with_the_registered_models_settings(served, reference):
-    """A 35-px stub counts as a hair with the default minimum strand length (30 px) but not
+    """A 35-px stub counts as a hair with params.yaml's minimum strand length (30 px) but not
     with the 60 px the served alopecia model was registered with."""
     import cv2
     import mlflow
 
+    from _params import PARAMS
     from scalpvision.serve.analyzer import ModelInfo, ScalpAnalyzer
 
     mlflow.set_tracking_uri(served.env["MLFLOW_TRACKING_URI"])
@@ -55,12 +56,14 @@ def test_features_are_measured_with_the_registered_models_settings(served, refer
                                                         dst_path=str(served.tmp / f"own_{k}")))
             for k, name in (("seg", "scalpvision-hair-segmenter"), ("alo", "scalpvision-alopecia"))}
     mlflow.set_tracking_uri(None)
-    an = ScalpAnalyzer(dirs["seg"], dirs["alo"], ModelInfo("s", "1"), ModelInfo("a", "1"))
+    an = ScalpAnalyzer([("segmenter", dirs["seg"], ModelInfo("s", "1", "segmenter")),
+                        ("alopecia", dirs["alo"], ModelInfo("a", "1", "alopecia"))], PARAMS)
     m = np.zeros((480, 640), np.uint8)
     cv2.line(m, (100, 200), (135, 200), 1, 5)
     cv2.line(m, (100, 300), (500, 330), 1, 5)
-    assert served.feature_settings["min_strand_length"] == 60
-    assert an.features(m.astype(bool))["hair_count"] == 1
+    assert served.feature_settings["count"]["strands"]["min_strand_length"] == 60
+    assert PARAMS.features.count.strands.min_strand_length == 30
+    assert an.role("alopecia").features(m.astype(bool))["hair_count"] == 1
 
 
 def test_readiness_and_health(served):
@@ -70,6 +73,26 @@ def test_readiness_and_health(served):
     assert h["ready"] is True
     assert h["models"]["segmenter"]["version"] == "1"
     assert h["models"]["alopecia"]["alias"] == "champion"
+    assert {r: m["kind"] for r, m in h["models"].items()} == {
+        "segmenter": "segmenter", "alopecia": "alopecia", "brightness": "sv_plugins.brightness"}
+
+
+def test_a_third_model_kind_is_packaged_and_served_by_a_params_entry(served, reference):
+    """The plugin kind went through register -> promote -> package -> serve with no change
+    to the platform's code: the bento carries it, /diagnose answers with it (after the
+    segmenter, whose mask it reads), and its version is among those that answered."""
+    from scalpvision.io import read_image
+
+    assert served.info["models"]["brightness"]["kind"] == "sv_plugins.brightness"
+    r = _post(served, "diagnose", files={"image": ("scalp.png", served.image.read_bytes(),
+                                                   "image/png")})
+    assert r.status_code == 200, r.text
+    d = r.json()
+    rgb = read_image(served.image)
+    assert d["brightness"]["value"] == pytest.approx(rgb.mean() / 255 * 2.0, rel=1e-6)
+    assert d["brightness"]["hair_fraction_seen"] == pytest.approx(reference.mean())
+    assert d["models"]["brightness"] == {**d["models"]["brightness"], "name": "sv-brightness",
+                                         "version": "1", "alias": "champion"}
 
 
 def test_segment_raw_multipart_matches_the_library(served, reference):

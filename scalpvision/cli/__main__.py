@@ -1,0 +1,5 @@
+"""`python -m scalpvision.cli`."""
+
+from scalpvision.cli import main
+
+main()
