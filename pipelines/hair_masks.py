@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
-from scalpvision.io import ImageReadError, iter_images, write_mask
+from scalpvision.segmentation.batch import segment_to_folder
 from scalpvision.segmentation.runtime import runtime_name
 from scalpvision.segmentation.store import build_segmenter
 from scalpvision.ops.tracking import stage_run
@@ -36,24 +36,17 @@ def main() -> None:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    made, bad, elapsed = 0, [], 0.0
     with stage_run("hair_masks", {"hair_masks": as_dict(p), "segment": as_dict(s)}, tracking,
                    deps=[p.manifest, u.out_dir]) as _:
         import mlflow
 
-        todo = list(rows.path)
         seg, _ = build_segmenter(u.out_dir, s)
         mlflow.set_tags({"u2net_runtime": runtime_name(seg.u2net), "refiner": seg.refiner.name})
         t0 = time.perf_counter()
-        for path, res in tqdm(seg.map(iter_images(todo)), total=len(todo), desc="hair masks",
-                              unit="img"):
-            if isinstance(res, Exception):  # reported, never fatal for the batch
-                bad.append(str(res) if isinstance(res, ImageReadError)
-                           else f"{path}: {type(res).__name__}: {res}")
-                continue
-            write_mask(out / f"{Path(path).stem}.png", res.final)
-            made += 1
+        res = segment_to_folder(seg, rows.path, out, progress=lambda it, n: tqdm(
+            it, total=n, desc="hair masks", unit="img"))
         elapsed = time.perf_counter() - t0
+        made, bad = len(res.written), [why for _, _, why in res.failed]
         metrics = {"images": int(len(rows)), "segmented": made, "unreadable": len(bad),
                    "seconds_per_image": round(elapsed / made, 3) if made else 0.0}
         mlflow.log_metrics(metrics)

@@ -185,7 +185,8 @@ def cmd_segment(args) -> int:
     from tqdm import tqdm
 
     from scalpvision.errors import BadInputError
-    from scalpvision.io import ImageReadError, iter_images, list_images, write_mask
+    from scalpvision.io import list_images
+    from scalpvision.segmentation.batch import segment_to_folder
     from scalpvision.segmentation.runtime import runtime_name
     from scalpvision.segmentation.store import build_segmenter, resolve_segmenter_dir
 
@@ -202,25 +203,22 @@ def cmd_segment(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     print(f"model: {source} on {runtime_name(seg.u2net)}; refiner: {refiner.name}; "
           f"{len(files)} images", file=sys.stderr)
-    failed, t0 = [], time.perf_counter()
+    t0 = time.perf_counter()
+    res = segment_to_folder(seg, files, out, progress=lambda it, n: tqdm(it, total=n,
+                                                                          unit="img"))
     with open(out / "segment_report.csv", "w", encoding="utf-8") as rep:
         rep.write("file,status,hair_share,detail\n")
-
-        for f, res in tqdm(seg.map(iter_images(files)), total=len(files), unit="img"):
-            if isinstance(res, Exception):  # unreadable, or failed inside the segmenter
-                msg = str(res) if isinstance(res, ImageReadError) else f"{f}: {res}"
-                status = "unreadable" if isinstance(res, ImageReadError) else "failed"
-                failed.append((status, msg))
-                rep.write(f"\"{f}\",{status},,\"{msg}\"\n")
-                continue
-            write_mask(out / f"{f.stem}.png", res.final)
-            rep.write(f"\"{f}\",ok,{res.final.mean():.5f},\n")
+        for f, share in res.written:
+            rep.write(f"\"{f}\",ok,{share:.5f},\n")
+        for f, status, msg in res.failed:
+            rep.write(f"\"{f}\",{status},,\"{msg}\"\n")
     dt = time.perf_counter() - t0
-    for status, msg in failed:
+    for _, status, msg in res.failed:
         print(f"{status}: {msg}", file=sys.stderr)
-    print(json.dumps({"images": len(files), "masks_written": len(files) - len(failed),
-                      "unreadable": sum(st == "unreadable" for st, _ in failed),
-                      "failed": sum(st == "failed" for st, _ in failed), "seconds_per_image": round(dt / len(files), 3),
+    print(json.dumps({"images": len(files), "masks_written": len(res.written),
+                      "unreadable": res.unreadable,
+                      "failed": len(res.failed) - res.unreadable,
+                      "seconds_per_image": round(dt / len(files), 3),
                       "out": str(out), "report": str(out / "segment_report.csv")}))
     return 0
 

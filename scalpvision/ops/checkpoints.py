@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -28,16 +29,28 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return json.loads(cfg.read_text())
 
 
-def load_model_dir(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild the model a directory describes and load its weights (CPU)."""
+def _u2net(**kwargs):
     from scalpvision.segmentation.u2net import build_u2net
 
+    return build_u2net(**kwargs)
+
+
+BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {"u2net": _u2net}
+
+
+def register_builder(name: str, fn: Callable[..., torch.nn.Module]) -> None:
+    """Make ``config.json``'s ``"builder": name`` rebuildable: ``fn(**kwargs)`` -> module."""
+    BUILDERS[name] = fn
+
+
+def load_model_dir(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model a directory describes (``BUILDERS[config["builder"]](**kwargs)``) and
+    load its weights on the CPU with ``weights_only=True``."""
     config = read_config(path)
-    builders = {"u2net": lambda kw: build_u2net(**kw)}
     name = config.get("builder")
-    if name not in builders:
-        raise BadInputError(f"{path}: unknown builder {name!r}; valid: {', '.join(builders)}")
-    model = builders[name](config.get("kwargs", {}))
+    if name not in BUILDERS:
+        raise BadInputError(f"{path}: unknown builder {name!r}; valid: {', '.join(BUILDERS)}")
+    model = BUILDERS[name](**config.get("kwargs", {}))
     state = torch.load(Path(path) / "weights.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.eval(), config

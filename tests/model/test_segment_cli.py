@@ -8,8 +8,8 @@ import sys
 import numpy as np
 from PIL import Image
 
-from scalpvision.ops.checkpoints import load_model_dir, save_model_dir
 from scalpvision.io import read_mask
+from scalpvision.ops.checkpoints import load_model_dir, save_model_dir
 from scalpvision.segmentation.u2net import build_u2net
 
 
@@ -20,9 +20,20 @@ def _model_dir(tmp_path):
 
 
 def test_model_dir_round_trip(tmp_path):
-    d = _model_dir(tmp_path)
+    """The loaded model computes what the saved one computed (weights, not only the config),
+    and differs from a fresh model of the same builder."""
+    import torch
+
+    torch.manual_seed(3)
+    saved = build_u2net("lite").eval()
+    d = save_model_dir(tmp_path / "model", saved, {"builder": "u2net",
+                                                   "kwargs": {"variant": "lite"}})
     model, cfg = load_model_dir(d)
+    x = torch.randn(1, 3, 64, 64)
     assert cfg["kwargs"]["variant"] == "lite" and not model.training
+    assert torch.equal(model.predict(x), saved.predict(x))
+    torch.manual_seed(4)
+    assert not torch.equal(build_u2net("lite").eval().predict(x), saved.predict(x))
 
 
 def test_segment_folder_with_a_bad_image(tmp_path, repo):

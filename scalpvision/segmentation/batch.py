@@ -1,0 +1,46 @@
+"""Segmenting many images into a folder of masks: the one batch loop the ``hair_masks`` stage
+and ``scalpvision segment`` share. A bad image is reported with its reason and the batch goes
+on; nothing is dropped silently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scalpvision.io import ImageReadError, iter_images, write_mask
+
+
+@dataclass
+class BatchResult:
+    written: list[tuple[Path, float]] = field(default_factory=list)  # (source, hair share)
+    failed: list[tuple[Path, str, str]] = field(default_factory=list)  # (source, status, why)
+
+    @property
+    def unreadable(self) -> int:
+        return sum(status == "unreadable" for _, status, _ in self.failed)
+
+
+def segment_to_folder(seg, files: Iterable[str | Path], out_dir: str | Path,
+                      progress: Callable | None = None, total: int | None = None
+                      ) -> BatchResult:
+    """Write ``<stem>.png`` (M) into ``out_dir`` for every readable image of ``files``;
+    ``progress(iterable, total)`` wraps the stream (tqdm)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = list(files)
+    stream = seg.map(iter_images(files))
+    if progress is not None:
+        stream = progress(stream, total or len(files))
+    res = BatchResult()
+    for path, r in stream:
+        path = Path(path)
+        if isinstance(r, Exception):
+            if isinstance(r, ImageReadError):
+                res.failed.append((path, "unreadable", str(r)))
+            else:
+                res.failed.append((path, "failed", f"{path}: {type(r).__name__}: {r}"))
+            continue
+        write_mask(out / f"{path.stem}.png", r.final)
+        res.written.append((path, float(r.final.mean())))
+    return res
