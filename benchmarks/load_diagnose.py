@@ -174,4 +174,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _report import reported
+
+    with reported("load_diagnose"):
+        main()

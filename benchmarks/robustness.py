@@ -62,4 +62,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _report import reported
+
+    with reported("robustness"):
+        main()

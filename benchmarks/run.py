@@ -236,4 +236,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _report import reported
+
+    with reported("run"):
+        main()

@@ -395,6 +395,22 @@ def cmd_dvc_deps(args) -> int:
     return 1 if problems else 0
 
 
+# ----------------------------------------------------------------------------- results
+def _results_args(ap):
+    pass
+
+
+@command("results", _results_args)
+def cmd_results(args) -> int:
+    """Regenerate docs/results.md and the README's results table from metrics/ and reports/."""
+    from scalpvision.ops.results_doc import write_results
+    from scalpvision.ops.tracking import repo_root
+
+    for p in write_results(repo_root()):
+        print(f"written: {p}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="scalpvision", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")

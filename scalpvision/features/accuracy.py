@@ -42,7 +42,7 @@ def width_grid(widths, n_angles: int = 12, offsets=(0.13, 0.37, 0.71),
 
 
 def grid_summary(grid: pd.DataFrame) -> pd.DataFrame:
-    """Mean and worst absolute error per true width (rows) - the table quoted in the README."""
+    """Mean and worst absolute error per true width (rows) (reports/features/accuracy.md)."""
     g = grid.assign(abs_error=grid.error_px.abs())
     return g.groupby("true_width_px").agg(mean_error_px=("error_px", "mean"),
                                           worst_abs_error_px=("abs_error", "max"),
