@@ -34,11 +34,18 @@ class Refiner(Protocol):
 class GrabCutRefiner:
     """GrabCut seeded by prompts: positives -> sure hair, negatives and pixels far from the
     coarse mask -> sure scalp, the coarse mask -> probable hair, a band round it -> probable
-    scalp."""
+    scalp.
+
+    GrabCut initialises its colour models with k-means on OpenCV's per-thread random generator,
+    which every call advances: without a reset an image's mask would depend on which images the
+    same thread refined before it (measured: up to 445 pixels of M moved when a folder was
+    segmented in reverse order). The generator is reseeded before every call, so a mask depends
+    on its image alone."""
 
     iterations: int = 3
     band: int = 12  # px round the coarse mask left for GrabCut to decide
     point_radius: int = 1
+    rng_seed: int = 0  # OpenCV's thread generator is set to this before each GrabCut
     name: str = "grabcut"
 
     def refine(self, image: np.ndarray, prompts: Prompts, coarse: np.ndarray) -> np.ndarray:
@@ -57,6 +64,7 @@ class GrabCutRefiner:
             return coarse.copy()
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        cv2.setRNGSeed(self.rng_seed)  # this thread's generator: the mask depends on the image only
         cv2.grabCut(bgr, gc, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
         return prompted_components((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD),
                                    prompts.positive_xy)

@@ -133,3 +133,31 @@ def test_unguided_sam_baseline_runs_on_the_real_code_path():
     img, truth, _ = _scene()
     out = unguided_sam_mask(tiny_sam(), img, points_per_side=4)
     assert out.shape == truth.shape and out.dtype == bool
+
+
+def test_grabcut_mask_depends_on_its_image_not_on_what_was_refined_before(monkeypatch):
+    """GrabCut's k-means draws from OpenCV's per-thread generator: the refiner reseeds it, so
+    refining a batch in either order gives each image the same mask (with the reseeding
+    switched off, the order moves pixels - the check below can fail)."""
+    import cv2
+
+    from scalpvision.data.synthetic import render_scalp
+
+    zero = {f"value_{i}": 0 for i in range(1, 7)}
+    scenes = []
+    for seed in range(4):
+        r = render_scalp({**zero, "value_6": seed % 3}, np.random.default_rng(seed))
+        coarse = cv2.dilate(r.mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        scenes.append((r.image, make_prompts(coarse.astype(np.float32), prompt_params()),
+                       coarse))
+    ref = GrabCutRefiner(iterations=1)
+
+    def masks(order):
+        return {k: ref.refine(*scenes[k]) for k in order}
+
+    fwd, rev = masks([0, 1, 2, 3]), masks([3, 2, 1, 0])
+    assert all(np.array_equal(fwd[k], rev[k]) for k in range(4))
+    monkeypatch.setattr(cv2, "setRNGSeed", lambda seed: None)
+    fwd, rev = masks([0, 1, 2, 3]), masks([3, 2, 1, 0])
+    differs = not all(np.array_equal(fwd[k], rev[k]) for k in range(4))
+    assert differs, "the scenes no longer exercise GrabCut's random initialisation"
