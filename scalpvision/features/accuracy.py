@@ -12,18 +12,18 @@ from scalpvision.features.thickness import ThicknessParams, measure_thickness
 
 def drawn_hair(width: float, angle_deg: float, offset: float = 0.37,
                shape: tuple[int, int] = (480, 640), half_len: float = 200.0) -> np.ndarray:
-    """A straight hair of known ``width`` (px) and direction, drawn anti-aliased by the
-    renderer's own hair drawer and thresholded at half coverage, as a (H, W) bool mask."""
-    from scalpvision.data.synthetic import _draw_hair
-
+    """A straight hair of known ``width`` (px) and direction as a (H, W) bool mask: every
+    pixel whose centre lies within width/2 of the centre line (the rule the built-in renderer's
+    masks follow, so the grid measures the same thing as its truth)."""
     t = np.radians(angle_deg)
-    d = np.array([np.cos(t), np.sin(t)])
-    c = np.array([shape[1] / 2 + offset, shape[0] / 2 + offset * 0.61])
-    img = np.zeros((*shape, 3), np.float32)
-    m = np.zeros(shape, bool)
-    _draw_hair(img, m, np.stack([c - half_len * d, c + half_len * d]), float(width),
-               (0, 0, 0), 1.0, 0.0, None)
-    return m
+    d = np.array([np.cos(t), np.sin(t)], np.float32)
+    c = np.array([shape[1] / 2 + offset, shape[0] / 2 + offset * 0.61], np.float32)
+    a, b = c - half_len * d, c + half_len * d
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    ab = b - a
+    tt = np.clip(((xs - a[0]) * ab[0] + (ys - a[1]) * ab[1]) / max(float(ab @ ab), 1e-12), 0, 1)
+    dx, dy = xs - a[0] - tt * ab[0], ys - a[1] - tt * ab[1]
+    return np.sqrt(dx * dx + dy * dy) <= width / 2
 
 
 def width_grid(widths, n_angles: int = 12, offsets=(0.13, 0.37, 0.71),
