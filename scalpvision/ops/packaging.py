@@ -60,6 +60,24 @@ def import_champion(name: str, alias: str) -> dict:
 
 
 PACKAGED_PARAMS = "build/bento/params.yaml"  # the parameters the bento was built with
+BENTOFILE = "serving/bentofile.yaml"  # python.packages: names; versions come from constraints
+BUILT_BENTOFILE = "build/bento/bentofile.yaml"
+
+
+def pinned_bentofile(root: Path) -> Path:
+    """``serving/bentofile.yaml`` with every ``python.packages`` name pinned from the one pin
+    file (``constraints.txt``, via :func:`scalpvision.ops.kinds.pins`); returns its path."""
+    import yaml
+
+    from scalpvision.ops.kinds import pins
+
+    spec = yaml.safe_load((root / BENTOFILE).read_text())
+    names = [p.split("==")[0] for p in spec["python"]["packages"]]
+    spec["python"]["packages"] = pins(names)
+    out = root / BUILT_BENTOFILE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return out
 
 
 def package(params, root: Path, bentoml_bin: str | None = None) -> dict:
@@ -80,7 +98,8 @@ def package(params, root: Path, bentoml_bin: str | None = None) -> dict:
     models = {m.role: import_champion(m.registered_name, m.alias) for m in p.models}
     exe = bentoml_bin or str(Path(sys.executable).with_name("bentoml"))
     env = bento_env(home)
-    build = subprocess.run([exe, "build", "-f", "serving/bentofile.yaml", "--output", "tag", "."],
+    bentofile = pinned_bentofile(root)
+    build = subprocess.run([exe, "build", "-f", str(bentofile), "--output", "tag", "."],
                            cwd=root, env=env, capture_output=True, text=True)
     if build.returncode != 0:
         raise RuntimeError(f"bentoml build failed:\n{build.stdout}\n{build.stderr}")
