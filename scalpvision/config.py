@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from scalpvision.alopecia.params import CnnBaselineParams, GbmParams
+from scalpvision.classification.params import ClassifierModelParams, ClassifierTrainParams
 from scalpvision.errors import UserError
 from scalpvision.features.params import CountParams
 from scalpvision.segmentation.params import (
@@ -182,6 +183,18 @@ class AlopeciaParams:
 
 
 @dataclass(frozen=True)
+class ClassifierParams:
+    manifest: str
+    splits: tuple[str, ...]  # train, val, test split names
+    threads: int
+    presence_gate: float  # presence probability below which a condition is graded 0
+    bootstrap: int  # bootstrap resamples (over subjects) of the macro-F1 interval
+    model: ClassifierModelParams
+    train: ClassifierTrainParams
+    baseline_estimators: int  # classical baseline: boosting stages per condition
+
+
+@dataclass(frozen=True)
 class PromoteRule:
     """One registered model under champion/challenger promotion."""
     name: str
@@ -241,6 +254,7 @@ SECTIONS: dict[str, type] = {
     "hair_masks": HairMasksParams,
     "features": FeaturesParams,
     "alopecia": AlopeciaParams,
+    "classifier": ClassifierParams,
     "promote": PromoteParams,
     "serve": ServeParams,
 }

@@ -223,6 +223,76 @@ def cmd_segment(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- classify
+def _classify_args(ap):
+    ap.add_argument("images", nargs="+", help="image files and/or folders (searched recursively)")
+    ap.add_argument("--model", required=True,
+                    help="classifier model directory (config.json + weights.pt)")
+    ap.add_argument("--out", required=True, help="predictions CSV")
+    ap.add_argument("--batch", type=int, default=16, help="images per forward pass")
+
+
+@command("classify", _classify_args)
+def cmd_classify(args) -> int:
+    """Grade dandruff, sebum and erythema 0-3: one CSV row per image; unreadable images are
+    rows with their reason, not fatal."""
+    import csv
+
+    import torch
+
+    from scalpvision.classification.metrics import grades_from_proba
+    from scalpvision.classification.model import CONDITIONS
+    from scalpvision.classification.predictor import load_classifier_dir
+    from scalpvision.errors import BadInputError
+    from scalpvision.io import ImageReadError, iter_images, list_images
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    pred = load_classifier_dir(Path(args.model))
+    files = list_images(args.images)
+    if not files:
+        raise BadInputError(f"no images found in {', '.join(args.images)}")
+    cols = ["file", "status", *[f"{c}_grade" for c in CONDITIONS],
+            *[f"{c}_presence" for c in CONDITIONS],
+            *[f"{c}_p{g}" for c in CONDITIONS for g in range(4)], "detail"]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    n_ok, bad = 0, []
+
+    def flush(writer, batch):
+        if not batch:
+            return
+        proba = pred.predict([im for _, im in batch])
+        grades = grades_from_proba(proba, pred.gate)
+        for i, (path, _) in enumerate(batch):
+            writer.writerow({"file": str(path), "status": "ok",
+                             **{f"{c}_grade": int(grades[i, k]) for k, c in enumerate(CONDITIONS)},
+                             **{f"{c}_presence": round(float(proba["presence"][i, k]), 5)
+                                for k, c in enumerate(CONDITIONS)},
+                             **{f"{c}_p{g}": round(float(proba[c][i, g]), 5)
+                                for c in CONDITIONS for g in range(4)}, "detail": ""})
+        batch.clear()
+
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        batch = []
+        for path, im in iter_images(files):
+            if isinstance(im, ImageReadError):
+                bad.append((path, str(im)))
+                w.writerow({"file": str(path), "status": "unreadable", "detail": str(im)})
+                continue
+            batch.append((path, im))
+            n_ok += 1
+            if len(batch) >= args.batch:
+                flush(w, batch)
+        flush(w, batch)
+    for path, msg in bad:
+        print(f"unreadable: {msg}", file=sys.stderr)
+    print(json.dumps({"images": len(files), "classified": n_ok, "unreadable": len(bad),
+                      "presence_gate": pred.gate, "out": str(out)}))
+    return 0
+
+
 # ----------------------------------------------------------------------------- features
 def _features_args(ap):
     ap.add_argument("masks", nargs="+", help="hair mask PNGs and/or folders")

@@ -1,0 +1,60 @@
+"""A trained classifier as a directory, and the numpy-facing predictor that serves it.
+
+``config.json`` holds the model params (builder arguments), the normalisation, the presence
+gate and the record of training; ``weights.pt`` the state dict, loaded with
+``weights_only=True``. One :func:`load_classifier_dir` serves evaluation, the CLI, the registry
+and the service."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from scalpvision.classification.data import Normalisation, letterbox
+from scalpvision.classification.model import CONDITIONS, FourHeadNet, build_classifier, predict_proba
+from scalpvision.classification.params import ClassifierModelParams
+from scalpvision.errors import MissingInputError
+
+
+def save_classifier_dir(out: Path, model: FourHeadNet, mp: ClassifierModelParams,
+                        norm: Normalisation, gate: float, record: dict) -> Path:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "weights.pt")
+    (out / "config.json").write_text(json.dumps(
+        {"builder": "four_head", "model": {**vars(mp), "checkpoint": ""},
+         "normalisation": norm.to_dict(), "presence_gate": gate, "conditions": list(CONDITIONS),
+         "record": record}, indent=1, default=str))
+    return out
+
+
+class ClassifierPredictor:
+    """``predict(images: list of (H, W, 3) uint8 RGB) -> probabilities`` in
+    :func:`~scalpvision.classification.model.predict_proba`'s format."""
+
+    def __init__(self, model: FourHeadNet, image_size: int, norm: Normalisation, gate: float,
+                 config: dict):
+        self.model, self.image_size, self.norm, self.gate = model.eval(), image_size, norm, gate
+        self.config = config
+
+    def tensor(self, images) -> torch.Tensor:
+        sq = [letterbox(im, self.image_size) for im in images]
+        return self.norm.apply(np.stack([s for s, _ in sq]), np.stack([p for _, p in sq]))
+
+    def predict(self, images) -> dict[str, np.ndarray]:
+        return predict_proba(self.model, self.tensor(images))
+
+
+def load_classifier_dir(path: Path) -> ClassifierPredictor:
+    path = Path(path)
+    if not (path / "config.json").is_file() or not (path / "weights.pt").is_file():
+        raise MissingInputError(f"{path}: not a classifier directory (config.json + weights.pt)")
+    cfg = json.loads((path / "config.json").read_text())
+    mp = ClassifierModelParams(**cfg["model"])
+    model, _ = build_classifier(mp)
+    model.load_state_dict(torch.load(path / "weights.pt", weights_only=True))
+    return ClassifierPredictor(model, mp.image_size, Normalisation(
+        **{k: tuple(v) for k, v in cfg["normalisation"].items()}), cfg["presence_gate"], cfg)
