@@ -77,10 +77,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--variant", default=None, help="override classifier.train.variant")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one parameter, e.g. classifier.train.imbalance=weighted")
     ap.add_argument("--save", default="", help="also save the trained CNN as a model directory "
                                                "(for `scalpvision classify --model`)")
     args = ap.parse_args()
+    import yaml
+
     over = {"classifier.train.variant": args.variant} if args.variant else {}
+    over.update({k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)})
     P = load_params(args.params, overrides=over)
     c = P.classifier
     torch.set_num_threads(c.threads)
@@ -136,7 +141,7 @@ def main() -> None:
                                                np.stack([p for _, p in s])))
     real = _real_presence(predict)
 
-    with reported("classifier"):
+    with reported("classifier" + "".join(f"_{v}" for v in over.values())):
         r0 = next(iter(rows.values()))
         print(f"Test split: {r0['images']} images, {r0['subjects']} subjects; train "
               f"{len(parts[tr_name])} images; {c.model.backbone} from {rec['init']} weights, "
