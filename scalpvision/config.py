@@ -188,6 +188,7 @@ class ClassifierParams:
     splits: tuple[str, ...]  # train, val, test split names
     threads: int
     presence_gate: float  # presence probability below which a condition is graded 0
+    min_confidence: float  # served grades below this top probability are marked uncertain
     bootstrap: int  # bootstrap resamples (over subjects) of the macro-F1 interval
     model: ClassifierModelParams
     train: ClassifierTrainParams

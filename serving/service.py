@@ -31,7 +31,7 @@ P = load_params(os.environ.get("SCALPVISION_PARAMS") or
                 (_PACKAGED if _PACKAGED.is_file() else "params.yaml"))
 S = P.serve
 STATE: dict = {}   # the analyzer, once the worker has loaded it (for the UI routes)
-UPLOAD_PATHS = ("/segment", "/hair_features", "/alopecia", "/diagnose")
+UPLOAD_PATHS = ("/segment", "/hair_features", "/alopecia", "/scalp_conditions", "/diagnose")
 
 
 async def _page(request):
@@ -117,6 +117,15 @@ class ScalpVision:
             f = a.features(self.analyzer.mask(img), 0.0)
             return {**a.grade(f["_paper_features"]), "notes": img.notes,
                     "models": self.analyzer.versions()}
+        return self._run(image, go)
+
+    @bentoml.api
+    def scalp_conditions(self, image: Path) -> dict:
+        """Dandruff, sebum and erythema: each grade 0-3 (or ``uncertain``) with its
+        probabilities and the presence probability."""
+        def go(img):
+            return {**self.analyzer.conditions(img), "notes": img.notes,
+                    "models": {"classifier": self.analyzer.versions()["classifier"]}}
         return self._run(image, go)
 
     @bentoml.api

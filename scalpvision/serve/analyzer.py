@@ -75,6 +75,12 @@ class ScalpAnalyzer:
         return {"mask": mask, **out["segmentation"],
                 "seconds": round(time.perf_counter() - t0, 3)}
 
+    def conditions(self, img: DecodedImage) -> dict:
+        """The scalp conditions of the ``classifier`` role."""
+        with self._lock:
+            out, _ = self.role("classifier").answer({"rgb": img.rgb})
+        return out
+
     def diagnose(self, img: DecodedImage, um_per_px: float | None = None) -> dict:
         """Every role's answer for one image, with the versions that answered."""
         t0 = time.perf_counter()

@@ -20,6 +20,7 @@ def _constraints(repo):
 def test_builtin_kinds_are_found_and_unknown_ones_list_them():
     assert get_kind("segmenter").reads == ("seg_eval",)
     assert get_kind("alopecia").reads == ("alopecia",)
+    assert get_kind("classifier").reads == ("classifier",)
     with pytest.raises(UserError, match="known kinds: .*alopecia.*segmenter"):
         get_kind("magic")
     with pytest.raises(UserError, match="module not found"):
@@ -28,7 +29,7 @@ def test_builtin_kinds_are_found_and_unknown_ones_list_them():
 
 def test_every_pin_comes_from_constraints(repo):
     c = _constraints(repo)
-    for kind in ("segmenter", "alopecia"):
+    for kind in ("segmenter", "alopecia", "classifier"):
         for pin in pins(get_kind(kind).pip_packages):
             name, version = pin.split("==")
             assert c[name.lower().replace("_", "-")] == version, pin

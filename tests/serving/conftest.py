@@ -79,6 +79,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+CLASSIFIER = "scalpvision-scalp-classifier"
+
+
+def _tiny_classifier(tmp: Path) -> Path:
+    """A four-head classifier on timm's tiny test_resnet (random weights, 64 px)."""
+    import torch
+
+    from scalpvision.classification.data import Normalisation
+    from scalpvision.classification.model import build_classifier
+    from scalpvision.classification.params import ClassifierModelParams
+    from scalpvision.classification.predictor import save_classifier_dir
+
+    mp = ClassifierModelParams("test_resnet", "", 64)
+    torch.manual_seed(0)
+    model, _ = build_classifier(mp)
+    return save_classifier_dir(tmp / "classifier", model, mp,
+                               Normalisation((0.6, 0.5, 0.4), (0.2, 0.2, 0.2)), 0.5, {})
+
+
 def _register(tmp: Path, uri: str) -> dict:
     import mlflow
     import pandas as pd
@@ -118,10 +137,12 @@ def _register(tmp: Path, uri: str) -> dict:
                  {"eval_manifest_hash": "t"})
         register("sv_plugins.brightness", 2.0, "sv-brightness", {"test_score": 1.0},
                  {"eval_manifest_hash": "t"})
+        register("classifier", _tiny_classifier(tmp), CLASSIFIER, {"val_macro_f1": 0.2},
+                 {"eval_manifest_hash": "t"})
     client = MlflowClient()
     for name, metric in (("scalpvision-hair-segmenter", "test_dice"),
                          ("scalpvision-alopecia", "test_weighted_f1"),
-                         ("sv-brightness", "test_score")):
+                         ("sv-brightness", "test_score"), (CLASSIFIER, "val_macro_f1")):
         apply(client, decide(client, name, "1", metric), tmp / "promotions.jsonl")
     mlflow.set_tracking_uri(None)
     return settings
@@ -148,6 +169,8 @@ def served(tmp_path_factory, repo):
                            export_path=str(tmp / "scalpvision.bento"))
     # the third kind: a params entry, nothing else
     params["serve"]["models"].append({"role": "brightness", "registered_name": "sv-brightness",
+                                      "alias": "champion"})
+    params["serve"]["models"].append({"role": "classifier", "registered_name": CLASSIFIER,
                                       "alias": "champion"})
     pfile = tmp / "params.yaml"
     pfile.write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))

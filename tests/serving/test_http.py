@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 
@@ -74,7 +75,8 @@ def test_readiness_and_health(served):
     assert h["models"]["segmenter"]["version"] == "1"
     assert h["models"]["alopecia"]["alias"] == "champion"
     assert {r: m["kind"] for r, m in h["models"].items()} == {
-        "segmenter": "segmenter", "alopecia": "alopecia", "brightness": "sv_plugins.brightness"}
+        "segmenter": "segmenter", "alopecia": "alopecia", "brightness": "sv_plugins.brightness",
+        "classifier": "classifier"}
 
 
 def test_a_third_model_kind_is_packaged_and_served_by_a_params_entry(served, reference):
@@ -153,7 +155,8 @@ def test_non_rgb_and_other_sizes_are_converted_with_notes(served):
     assert _decode_png(r.json()["mask_png"]).shape == (480, 640)
 
 
-@pytest.mark.parametrize("endpoint", ["segment", "hair_features", "alopecia", "diagnose"])
+@pytest.mark.parametrize("endpoint", ["segment", "hair_features", "alopecia", "scalp_conditions",
+                                      "diagnose"])
 @pytest.mark.parametrize("name,data,status,words", [
     ("notes.txt", b"just some text, not an image", 415, "not a PNG"),
     ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, 422, "cannot decode"),
@@ -164,6 +167,38 @@ def test_bad_uploads_are_4xx_json(served, endpoint, name, data, status, words):
     assert r.status_code == status, r.text
     body = r.json()
     assert words in body["error"] and name in body["error"] and body["status"] == status
+
+
+def test_scalp_conditions_answer_with_the_registered_classifier(served):
+    """/scalp_conditions and /diagnose give the three conditions as the library predicts them
+    with the champion downloaded from MLflow, and name the classifier version."""
+    import mlflow
+
+    from scalpvision.classification.kind import _model_dir
+    from scalpvision.classification.predictor import load_classifier_dir
+    from scalpvision.io import read_image
+
+    mlflow.set_tracking_uri(served.env["MLFLOW_TRACKING_URI"])
+    local = Path(mlflow.artifacts.download_artifacts(
+        "models:/scalpvision-scalp-classifier@champion", dst_path=str(served.tmp / "cls")))
+    mlflow.set_tracking_uri(None)
+    want = load_classifier_dir(_model_dir(local)).predict([read_image(served.image)])
+    floor = yaml.safe_load(served.params.read_text())["classifier"]["min_confidence"]
+    files = {"image": ("scalp.png", served.image.read_bytes(), "image/png")}
+    r = _post(served, "scalp_conditions", files=files)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    d = _post(served, "diagnose", files=files).json()
+    for k, c in enumerate(("dandruff", "sebum", "erythema")):
+        got = body["scalp_conditions"][c]
+        assert got["presence_probability"] == pytest.approx(want["presence"][0, k], abs=1e-4)
+        assert [got["probabilities"][str(g)] for g in range(4)] == pytest.approx(
+            list(want[c][0]), abs=1e-4)
+        assert got["uncertain"] == (got["confidence"] < floor) and \
+            (got["grade"] is None) == got["uncertain"]
+        assert d["scalp_conditions"][c] == got
+    assert body["models"]["classifier"]["version"] == "1"
+    assert d["models"]["classifier"]["kind"] == "classifier"
 
 
 def test_oversized_upload_is_413(served):

@@ -71,6 +71,11 @@ def test_upload_shows_overlay_count_widths_and_grade(served, browser):
     feats = browser.find_element(By.ID, "features").text
     assert f"hair count {api['hair_features']['hair_count']}" in feats
     assert f"mean width (px) {api['hair_features']['mean_width_px']:.2f}" in feats
+    for c, v in api["scalp_conditions"].items():  # the classifier role's answer is shown too
+        line = next(x for x in feats.splitlines() if x.startswith(f"{c} "))
+        assert line.startswith(f"{c} uncertain (best " if v["uncertain"] else
+                               f"{c} grade {v['grade']} (p ")
+        assert float(line.rsplit(" ", 1)[1].rstrip(")")) == pytest.approx(v["confidence"], abs=0.006)
     assert "segmenter scalpvision-hair-segmenter v1" in browser.find_element(By.ID, "models").text
     shot = Path(os.environ.get("SCALPVISION_SCREENSHOT", served.tmp / "web_page.png"))
     shot.parent.mkdir(parents=True, exist_ok=True)
