@@ -347,6 +347,7 @@ def test_classifier_kind_registers_rescores_and_serves(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("classifier-kind-test")  # not an experiment id left by another test
     try:
         torch.manual_seed(0)
         model, _ = build_classifier(TINY)
