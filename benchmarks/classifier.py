@@ -25,6 +25,7 @@ from scalpvision.classification.baseline import FEATURES, ConditionGbm, scalp_fe
 from scalpvision.classification.data import Normalisation, load_squares
 from scalpvision.classification.metrics import evaluate, majority_proba
 from scalpvision.classification.model import CONDITIONS, predict_proba
+from scalpvision.classification.predictor import ClassifierPredictor
 from scalpvision.classification.train import train_classifier
 from scalpvision.config import load_params
 from scalpvision.io import read_image, read_mask
@@ -133,13 +134,7 @@ def main() -> None:
             lat[b] = (time.perf_counter() - t) / 5
     ips = np.mean([h["images_per_second"] for h in rec["history"]])
 
-    def predict(images):
-        from scalpvision.classification.data import letterbox
-
-        s = [letterbox(im, size) for im in images]
-        return predict_proba(model, norm.apply(np.stack([a for a, _ in s]),
-                                               np.stack([p for _, p in s])))
-    real = _real_presence(predict)
+    real = _real_presence(ClassifierPredictor(model, size, norm, c.presence_gate, {}).predict)
 
     with reported("classifier" + "".join(f"_{v}" for v in over.values())):
         r0 = next(iter(rows.values()))

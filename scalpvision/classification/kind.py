@@ -32,6 +32,7 @@ def _pyfunc_class():
         def predict(self, context, model_input, params=None):
             import pandas as pd
 
+            from scalpvision.classification.predictor import prediction_rows
             from scalpvision.io import read_image
 
             paths = list(model_input["path"])
@@ -39,18 +40,6 @@ def _pyfunc_class():
                 self.predictor, [read_image(p) for p in paths], paths))
 
     return ScalpClassifierModel
-
-
-def prediction_rows(predictor, images, names) -> list[dict]:
-    from scalpvision.classification.metrics import grades_from_proba
-
-    proba = predictor.predict(images)
-    grades = grades_from_proba(proba, predictor.gate)
-    return [{"path": str(n),
-             **{f"{c}_grade": int(grades[i, k]) for k, c in enumerate(CONDITIONS)},
-             **{f"{c}_presence": float(proba["presence"][i, k]) for k, c in enumerate(CONDITIONS)},
-             **{f"{c}_p{g}": float(proba[c][i, g]) for c in CONDITIONS for g in range(4)}}
-            for i, n in enumerate(names)]
 
 
 def log_classifier(source: str | Path, name: str, pip: list[str]):

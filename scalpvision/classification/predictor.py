@@ -58,3 +58,17 @@ def load_classifier_dir(path: Path) -> ClassifierPredictor:
     model.load_state_dict(torch.load(path / "weights.pt", weights_only=True))
     return ClassifierPredictor(model, mp.image_size, Normalisation(
         **{k: tuple(v) for k, v in cfg["normalisation"].items()}), cfg["presence_gate"], cfg)
+
+
+def prediction_rows(predictor: "ClassifierPredictor", images, names) -> list[dict]:
+    """One dict per image: ``path``, ``<condition>_grade`` (presence-gated),
+    ``<condition>_presence`` and ``<condition>_p0..p3``."""
+    from scalpvision.classification.metrics import grades_from_proba
+
+    proba = predictor.predict(images)
+    grades = grades_from_proba(proba, predictor.gate)
+    return [{"path": str(n),
+             **{f"{c}_grade": int(grades[i, k]) for k, c in enumerate(CONDITIONS)},
+             **{f"{c}_presence": float(proba["presence"][i, k]) for k, c in enumerate(CONDITIONS)},
+             **{f"{c}_p{g}": float(proba[c][i, g]) for c in CONDITIONS for g in range(4)}}
+            for i, n in enumerate(names)]

@@ -240,9 +240,8 @@ def cmd_classify(args) -> int:
 
     import torch
 
-    from scalpvision.classification.metrics import grades_from_proba
     from scalpvision.classification.model import CONDITIONS
-    from scalpvision.classification.predictor import load_classifier_dir
+    from scalpvision.classification.predictor import load_classifier_dir, prediction_rows
     from scalpvision.errors import BadInputError
     from scalpvision.io import ImageReadError, iter_images, list_images
 
@@ -261,15 +260,10 @@ def cmd_classify(args) -> int:
     def flush(writer, batch):
         if not batch:
             return
-        proba = pred.predict([im for _, im in batch])
-        grades = grades_from_proba(proba, pred.gate)
-        for i, (path, _) in enumerate(batch):
-            writer.writerow({"file": str(path), "status": "ok",
-                             **{f"{c}_grade": int(grades[i, k]) for k, c in enumerate(CONDITIONS)},
-                             **{f"{c}_presence": round(float(proba["presence"][i, k]), 5)
-                                for k, c in enumerate(CONDITIONS)},
-                             **{f"{c}_p{g}": round(float(proba[c][i, g]), 5)
-                                for c in CONDITIONS for g in range(4)}, "detail": ""})
+        for r in prediction_rows(pred, [im for _, im in batch], [p for p, _ in batch]):
+            writer.writerow({**{k: round(v, 5) if isinstance(v, float) else v
+                                for k, v in r.items() if k != "path"},
+                             "file": r["path"], "status": "ok", "detail": ""})
         batch.clear()
 
     with open(out, "w", newline="", encoding="utf-8") as fh:
