@@ -16,6 +16,7 @@ from scalpvision.features.table import SETTINGS_FILE, feature_settings, hair_fea
 from scalpvision.features.thickness import measure_thickness
 from scalpvision.io import ImageReadError, read_image, read_mask
 from scalpvision.segmentation.baselines import otsu_threshold
+from scalpvision.segmentation.batch import SELECTED
 from scalpvision.ops.tracking import stage_run
 
 LABELS = ["value_1", "value_2", "value_3", "value_4", "value_5", "value_6",
@@ -31,6 +32,9 @@ def main() -> None:
     tracking = P.tracking
     man = pd.read_csv(p.manifest)
     masks = Path(p.masks_dir)
+    n_manifest = len(man)
+    if (masks / SELECTED).is_file():  # hair_masks segmented a subset (hair_masks.max_images)
+        man = man[man.image_id.isin(pd.read_csv(masks / SELECTED).image_id)]
     count = p.count
     rows, missing, bad = [], [], []
     with stage_run("features", {"features": as_dict(p)}, tracking,
@@ -88,7 +92,7 @@ def main() -> None:
                 lines += [f"### Test split by true mean hair width: {src}", "",
                           t.to_markdown(index=False, floatfmt=".3f"), ""]
         (rep / "accuracy.md").write_text("\n".join(lines))
-        metrics = {"images": len(df), "missing_mask": len(missing), "unreadable": len(bad),
+        metrics = {"images": len(df), "manifest_images": n_manifest, "missing_mask": len(missing), "unreadable": len(bad),
                    "count_method": count.method,
                    "grid_worst_abs_error_px": round(float(gsum.worst_abs_error_px.max()), 3)}
         for key, e in acc.items():

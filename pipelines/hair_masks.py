@@ -1,5 +1,5 @@
-"""Stage `hair_masks`: the final hair mask M for every image of the chosen splits, made by the
-trained segmenter (U²-Net -> prompts -> refiner -> ensemble -> boundary step). This stage owns
+"""Stage `hair_masks`: the final hair mask M for every image of the chosen splits (or of a
+subject-grouped subset of them, ``hair_masks.max_images``), made by the trained segmenter (U²-Net -> prompts -> refiner -> ensemble -> boundary step). This stage owns
 every mask the later stages read; an unreadable image is reported, not fatal."""
 
 import argparse
@@ -13,8 +13,9 @@ import torch
 from tqdm import tqdm
 
 from scalpvision.config import as_dict, load_params
+from scalpvision.data.splits import subject_subset
 from scalpvision.entry import run_main
-from scalpvision.segmentation.batch import segment_to_folder
+from scalpvision.segmentation.batch import SELECTED, segment_to_folder
 from scalpvision.segmentation.runtime import runtime_name
 from scalpvision.segmentation.store import build_segmenter
 from scalpvision.ops.tracking import stage_run
@@ -31,7 +32,7 @@ def main() -> None:
     tracking = P.tracking
     torch.set_num_threads(u.threads)
     man = pd.read_csv(p.manifest)
-    rows = man[man.split.isin(p.splits)]
+    rows = subject_subset(man[man.split.isin(p.splits)], p.max_images, p.seed)
     out = Path(p.out_dir)
     if out.exists():
         shutil.rmtree(out)
@@ -46,8 +47,9 @@ def main() -> None:
         res = segment_to_folder(seg, rows.path, out, progress=lambda it, n: tqdm(
             it, total=n, desc="hair masks", unit="img"))
         elapsed = time.perf_counter() - t0
+        rows[["image_id", "split", "group"]].to_csv(out / SELECTED, index=False)
         made, bad = len(res.written), [why for _, _, why in res.failed]
-        metrics = {"images": int(len(rows)), "segmented": made, "unreadable": len(bad),
+        metrics = {"images": int(len(rows)), "manifest_images": int(len(man)), "segmented": made, "unreadable": len(bad),
                    "seconds_per_image": round(elapsed / made, 3) if made else 0.0}
         mlflow.log_metrics(metrics)
         if bad:

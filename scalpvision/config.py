@@ -149,6 +149,8 @@ class EvalParams:
 class HairMasksParams:
     manifest: str
     splits: tuple[str, ...]
+    max_images: int  # whole subjects up to this many images, each split its share; 0 = all
+    seed: int  # order in which subjects are taken
     out_dir: str
 
 
@@ -193,6 +195,27 @@ class ClassifierParams:
     model: ClassifierModelParams
     train: ClassifierTrainParams
     baseline_estimators: int  # classical baseline: boosting stages per condition
+    real_frames_dir: str  # real CC BY frames with condition boxes (presence AUC); "" = none
+    out_dir: str  # the trained classifier directory
+    report_dir: str
+    register_name: str
+
+
+@dataclass(frozen=True)
+class ScalpGateParams:
+    manifest: str
+    splits: tuple[str, ...]  # manifest splits giving the train, val and test scalp frames
+    real_dirs: tuple[str, ...]  # unlabelled real scalp frames, dealt to the parts by scene
+    scalp_images: int  # manifest frames per part (each also recoloured); 0 = all
+    negatives_per_kind: int  # procedural non-scalp images of each kind, per part
+    photo_views: int  # views (crops) of each bundled photograph
+    estimators: int  # boosting iterations
+    threshold: float  # scalp probability below which an upload is refused (422)
+    novelty_quantile: float  # novelty limit: this quantile of the val scalp frames' distances
+    seed: int
+    out_dir: str
+    report_dir: str
+    register_name: str
 
 
 @dataclass(frozen=True)
@@ -256,6 +279,7 @@ SECTIONS: dict[str, type] = {
     "features": FeaturesParams,
     "alopecia": AlopeciaParams,
     "classifier": ClassifierParams,
+    "scalp_gate": ScalpGateParams,
     "promote": PromoteParams,
     "serve": ServeParams,
 }

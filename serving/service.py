@@ -83,7 +83,7 @@ class ScalpVision:
         try:
             name = re.sub(r"^tmp[0-9a-z_]{8}", "", Path(image).name)  # BentoML's temp prefix
             data = Path(image).read_bytes()
-            return fn(decode_upload(data, name, self.rules))
+            return fn(self.analyzer.admit(decode_upload(data, name, self.rules)))
         except InputError as exc:
             return JSONResponse({"error": str(exc), "status": exc.status},
                                 status_code=exc.status)

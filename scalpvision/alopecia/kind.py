@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from scalpvision.alopecia.model import SKOPS_TRUSTED_TYPES
-from scalpvision.errors import BadInputError, MissingInputError
+from scalpvision.errors import MissingInputError
 from scalpvision.ops.kinds import ModelKind, register_kind
 
 ARTIFACT = "alopecia_gbm"
@@ -32,17 +32,11 @@ def save_alopecia_dir(out: Path, model: Pipeline, feature_names, evaluation: dic
 
 
 def load_alopecia_dir(path: Path) -> tuple[Pipeline, dict]:
-    import skops.io as sio
+    from scalpvision.ops.checkpoints import load_trusted_skops
 
     path = Path(path)
-    if not (path / "model.skops").is_file():
-        raise MissingInputError(f"{path}: not an alopecia model directory (no model.skops)")
-    untrusted = sio.get_untrusted_types(file=path / "model.skops")
-    unknown = sorted(set(untrusted) - set(SKOPS_TRUSTED_TYPES))
-    if unknown:
-        raise BadInputError(f"{path}/model.skops holds types not on the trusted list: {unknown}")
-    return (sio.load(path / "model.skops", trusted=untrusted),
-            json.loads((path / "config.json").read_text()))
+    model = load_trusted_skops(path / "model.skops", SKOPS_TRUSTED_TYPES, "an alopecia model")
+    return model, json.loads((path / "config.json").read_text())
 
 
 def log_alopecia(source: tuple[Pipeline, pd.DataFrame, dict], name: str, pip: list[str]):

@@ -54,6 +54,22 @@ def scalp_features(image: np.ndarray, hair: np.ndarray | None = None) -> dict[st
     }
 
 
+def feature_table(paths, progress=None) -> np.ndarray:
+    """``(N, len(FEATURES))`` for the images at ``paths``; the hair excluded is the classical
+    black-hat mask (cheap, and the same for every split and at serving time - the baseline
+    does not depend on the trained segmenter)."""
+    from scalpvision.io import read_image
+    from scalpvision.segmentation.baselines import blackhat_morphology
+
+    rows = []
+    it = progress(paths) if progress else paths
+    for p in it:
+        im = read_image(p)
+        f = scalp_features(im, blackhat_morphology(im))
+        rows.append([f[k] for k in FEATURES])
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+
+
 class ConditionGbm:
     """One ``GradientBoostingClassifier`` per condition on the scalp features; ``predict_proba``
     answers in the classifier's format (presence = 1 - P(grade 0))."""

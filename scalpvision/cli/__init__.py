@@ -226,8 +226,9 @@ def cmd_segment(args) -> int:
 # ----------------------------------------------------------------------------- classify
 def _classify_args(ap):
     ap.add_argument("images", nargs="+", help="image files and/or folders (searched recursively)")
-    ap.add_argument("--model", required=True,
-                    help="classifier model directory (config.json + weights.pt)")
+    ap.add_argument("--model", default="",
+                    help="classifier model directory (config.json + weights.pt; default: the "
+                         "registered champion, else classifier.out_dir)")
     ap.add_argument("--out", required=True, help="predictions CSV")
     ap.add_argument("--batch", type=int, default=16, help="images per forward pass")
 
@@ -245,8 +246,16 @@ def cmd_classify(args) -> int:
     from scalpvision.errors import BadInputError
     from scalpvision.io import ImageReadError, iter_images, list_images
 
+    from scalpvision.ops.registry import resolve_model_dir
+
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    pred = load_classifier_dir(Path(args.model))
+    P = _params(args)
+    role = next((m for m in P.serve.models if m.role == "classifier"), None)
+    model_dir, source = resolve_model_dir(
+        args.model, role.registered_name if role else P.classifier.register_name,
+        P.classifier.out_dir, P.tracking, role.alias if role else P.promote.alias,
+        what="classifier", hint="run `dvc repro classifier`")
+    pred = load_classifier_dir(model_dir)
     files = list_images(args.images)
     if not files:
         raise BadInputError(f"no images found in {', '.join(args.images)}")
@@ -283,7 +292,7 @@ def cmd_classify(args) -> int:
     for path, msg in bad:
         print(f"unreadable: {msg}", file=sys.stderr)
     print(json.dumps({"images": len(files), "classified": n_ok, "unreadable": len(bad),
-                      "presence_gate": pred.gate, "out": str(out)}))
+                      "presence_gate": pred.gate, "model": source, "out": str(out)}))
     return 0
 
 

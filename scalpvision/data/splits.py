@@ -50,3 +50,24 @@ def grouped_stratified_split(df: pd.DataFrame, fractions: dict[str, float], seed
         need[best] -= c
         assigned[groups[gi]] = names[best]
     return df[group_col].map(assigned).rename("split")
+
+
+def subject_subset(rows: pd.DataFrame, max_images: int, seed: int) -> pd.DataFrame:
+    """At most ``max_images`` rows of whole subjects (``group``), each split keeping its share:
+    subjects are taken in a seeded order until the split's quota is reached (0 = all rows).
+    For stages whose per-image cost is high (segmentation) on a data set sized for another."""
+    if not max_images or len(rows) <= max_images:
+        return rows
+    rng = np.random.default_rng(seed)
+    keep = []
+    for split, part in rows.groupby("split", sort=True):
+        quota = round(max_images * len(part) / len(rows))
+        groups = part.group.unique()
+        sizes = part.group.value_counts()
+        n = 0
+        for grp in rng.permutation(groups):
+            if n >= quota:
+                break
+            keep.append(grp)
+            n += sizes[grp]
+    return rows[rows.group.isin(keep)]

@@ -54,3 +54,18 @@ def load_model_dir(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     state = torch.load(Path(path) / "weights.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.eval(), config
+
+
+def load_trusted_skops(file: Path, trusted, what: str):
+    """The object in a skops ``file``, refusing one that holds a type outside ``trusted``
+    (a skops file is code-free, but only for the types one lets it build)."""
+    import skops.io as sio
+
+    file = Path(file)
+    if not file.is_file():
+        raise MissingInputError(f"{file.parent}: not {what} directory (no {file.name})")
+    untrusted = sio.get_untrusted_types(file=file)
+    unknown = sorted(set(untrusted) - set(trusted))
+    if unknown:
+        raise BadInputError(f"{file} holds types not on the trusted list: {unknown}")
+    return sio.load(file, trusted=untrusted)

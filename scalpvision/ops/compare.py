@@ -1,8 +1,12 @@
-"""Cross-run comparison tables from MLflow (paper Tables 1, 5, 4 and 7), as markdown and plots.
+"""Cross-run comparison tables from MLflow (paper Tables 1, 5, 2, 4 and 7), as markdown and
+plots.
 
 Segmentation rows come from `seg_eval` runs (their ``segmentation_scores.json`` artifact:
-method averages and the prompt ablation); alopecia rows from runs tagged ``table=alopecia``
-(one run per model kind) and the Table 7 ablation logged by the feature model's run.
+method averages and the prompt ablation); scalp-condition rows from runs tagged
+``table=classifier`` (the CNN of each variant, the classical baseline, the majority class: their
+``evaluation.json``, so each macro-F1 comes with its interval and every cell with its support);
+alopecia rows from runs tagged ``table=alopecia`` (one run per model kind) and the Table 7
+ablation logged by the feature model's run.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class Comparison:
     table5: pd.DataFrame = field(default_factory=pd.DataFrame)   # prompt ablation
     table4: pd.DataFrame = field(default_factory=pd.DataFrame)   # alopecia models
     table7: pd.DataFrame = field(default_factory=pd.DataFrame)   # feature ablation
+    table2: pd.DataFrame = field(default_factory=pd.DataFrame)   # scalp conditions
     runs: pd.DataFrame = field(default_factory=pd.DataFrame)     # the runs used
 
 
@@ -52,7 +57,8 @@ def find_runs(run_ids: list[str] | None = None, last: int = 0) -> pd.DataFrame:
         if unknown:
             raise BadInputError(f"run id(s) not found among finished MLflow runs: {unknown}")
         runs = runs[runs.run_id.isin(run_ids)]
-    runs = runs[(runs["tags.stage"] == "seg_eval") | (runs["tags.table"] == "alopecia")].copy()
+    runs = runs[(runs["tags.stage"] == "seg_eval")
+                | runs["tags.table"].isin(["alopecia", "classifier"])].copy()
     if last:
         seg = runs[runs["tags.stage"] == "seg_eval"].head(last)
         alo = runs[runs["tags.table"] == "alopecia"]
@@ -60,7 +66,8 @@ def find_runs(run_ids: list[str] | None = None, last: int = 0) -> pd.DataFrame:
         # the other model kinds of the same pipeline run share its data hash
         alo = alo[alo["tags.data_hash"].isin(keep["tags.data_hash"])] \
             if "tags.data_hash" in alo.columns else alo.head(0)
-        runs = pd.concat([seg, alo])
+        cls = runs[runs["tags.table"] == "classifier"].head(3 * last)
+        runs = pd.concat([seg, alo, cls])
     return runs
 
 
@@ -83,7 +90,7 @@ def build(runs: pd.DataFrame) -> Comparison:
     import mlflow
 
     out = Comparison(runs=runs)
-    t1, t5, t4, t7 = [], [], [], []
+    t1, t5, t4, t7, t2 = [], [], [], [], []
     group = _alopecia_groups(runs)
     for _, r in runs.iterrows():
         label = group.get(r.run_id) or _label(r)
@@ -97,6 +104,22 @@ def build(runs: pd.DataFrame) -> Comparison:
                 for method, m in (scores.get(key) or {}).items():
                     rows.append({"run": label, "refiner": r.get("tags.refiner", ""),
                                  "method": method, **{n: m[k] for k, n in SEG_METRICS}})
+        elif r.get("tags.table") == "classifier":
+            try:
+                ev = mlflow.artifacts.load_dict(f"runs:/{r.run_id}/evaluation.json")
+            except Exception as exc:
+                log.warning("classifier run %s has no evaluation.json (%s)", r.run_id, exc)
+                continue
+            lo, hi = ev.get("macro_f1_ci") or (float("nan"), float("nan"))
+            t2.append({"run": _label(r), "model": r.get("tags.model_kind", ""),
+                       "variant": r.get("tags.variant", "")
+                       if r.get("tags.model_kind") == "four_head_cnn" else "-",
+                       "backbone": r.get("tags.backbone", "")
+                       if r.get("tags.model_kind") == "four_head_cnn" else "",
+                       "macro-F1": ev["macro_f1"], "CI low": lo, "CI high": hi,
+                       "test images": ev["images"], "subjects": ev["subjects"],
+                       **{cell: v["f1"] for cell, v in ev["cells"].items()},
+                       **{f"n {cell}": v["support"] for cell, v in ev["cells"].items()}})
         elif r.get("tags.table") == "alopecia":
             t4.append({"run": label, "model": r.get("tags.model_kind", ""),
                        **{n: r.get(f"metrics.{k}") for k, n in ALO_METRICS}})
@@ -110,7 +133,8 @@ def build(runs: pd.DataFrame) -> Comparison:
                     t7.append({"run": label, "features": a.get("features", ""),
                                "k": k, "accuracy": a["accuracy"],
                                "weighted F1": a["weighted_f1"]})
-    out.table1, out.table5, out.table4, out.table7 = (pd.DataFrame(t) for t in (t1, t5, t4, t7))
+    out.table1, out.table5, out.table4, out.table7, out.table2 = (
+        pd.DataFrame(t) for t in (t1, t5, t4, t7, t2))
     return out
 
 
@@ -132,6 +156,23 @@ def _pivot(df: pd.DataFrame, index: str, value: str) -> pd.DataFrame:
     return p.reset_index()
 
 
+def _table2(df: pd.DataFrame) -> str:
+    """Paper Table 2 layout: one row per run and model, macro-F1 with its interval, then each
+    condition x grade cell's F1 with its support."""
+    if df.empty:
+        return "_no runs_\n"
+    cells = [c for c in df.columns if c.split("_")[0] in ("dandruff", "sebum", "erythema")
+             and not c.startswith("n ")]
+    lines = ["| run | model | variant | macro-F1 [95 % CI] | " + " | ".join(cells) + " |",
+             "|" + "---|" * (4 + len(cells))]
+    for _, r in df.iterrows():
+        name = r["model"] + (f" ({r['backbone']})" if r["backbone"] else "")
+        lines.append(f"| {r['run']} | {name} | {r['variant']} | {r['macro-F1']:.3f} "
+                     f"[{r['CI low']:.3f}, {r['CI high']:.3f}] | " + " | ".join(
+                         f"{r[c]:.2f} ({int(r['n ' + c])})" for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(c: Comparison) -> str:
     parts = ["# ScalpVision run comparison (from MLflow)\n",
              f"{len(c.runs)} run(s): {c.runs['tags.stage'].eq('seg_eval').sum() if not c.runs.empty else 0}"
@@ -140,6 +181,9 @@ def markdown(c: Comparison) -> str:
              _md(_pivot(c.table1, "method", "Dice")),
              "\nAll metrics:\n\n", _md(c.table1),
              "\n## Table 5 - prompt ablation, Dice\n", _md(_pivot(c.table5, "method", "Dice")),
+             "\n## Table 2 - scalp conditions, macro-F1 over the 12 cells (gated) with its 95 % "
+             "interval (bootstrap over test subjects); per cell F1 (support)\n",
+             _table2(c.table2),
              "\n## Table 4 - alopecia severity, weighted F1 by model and run\n",
              _md(_pivot(c.table4, "model", "weighted F1")),
              "\nAll metrics:\n\n", _md(c.table4),
@@ -171,6 +215,22 @@ def plots(c: Comparison, out: Path) -> list[Path]:
         plt.savefig(out / name, dpi=100)
         plt.close()
         made.append(out / name)
+    if not c.table2.empty:
+        d = c.table2.iloc[::-1]
+        labels = [f"{r.model} {r.variant} {r.run}" for r in d.itertuples()]
+        fig, ax = plt.subplots(figsize=(8, 0.4 * len(d) + 1.5))
+        ax.errorbar(d["macro-F1"], range(len(d)), xerr=[d["macro-F1"] - d["CI low"],
+                                                         d["CI high"] - d["macro-F1"]],
+                    fmt="o", capsize=3)
+        ax.set_yticks(range(len(d)))
+        ax.set_yticklabels(labels, fontsize=7)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("macro-F1 (12 cells) with 95 % interval")
+        ax.set_title("Scalp conditions (Table 2)")
+        plt.tight_layout()
+        plt.savefig(out / "table2_conditions_macro_f1.png", dpi=100)
+        plt.close()
+        made.append(out / "table2_conditions_macro_f1.png")
     if not c.table7.empty:
         p = c.table7.pivot_table(index="k", columns="run", values="weighted F1", aggfunc="first")
         ax = p.plot(marker="o", figsize=(7, 4))

@@ -15,12 +15,16 @@ WHERE = [
     ("Hair masks", "data/hair_masks/ (M of every image)"),
     ("Hair features", "reports/features/accuracy.md; table in data/features/features.csv"),
     ("Alopecia", "reports/alopecia/table.md (GBM, baselines, Table 7 ablation); models/alopecia/"),
+    ("Scalp conditions", "reports/classifier/table.md (CNN vs classical GBM vs majority, Table 2 "
+                         "with 95 % intervals; real-frame AUC); models/classifier/"),
+    ("Scalp gate", "reports/scalp_gate/table.md (both error rates, per kind); models/scalp_gate/"),
     ("Registry", "MLflow registered models @champion (below); every promotion decision in "
                  "registry/promotions.jsonl"),
     ("Run comparison", "reports/compare/compare.md + plots (.venv/bin/scalpvision compare)"),
     ("Service", "bento in dist/scalpvision.bento; web page at /ui/ once served"),
     ("Load benchmark", ".venv/bin/python benchmarks/load_diagnose.py"),
     ("Segment images", ".venv/bin/scalpvision segment IMAGES --out DIR"),
+    ("Grade conditions", ".venv/bin/scalpvision classify IMAGES --out predictions.csv"),
     ("DVC metrics", ".venv/bin/dvc metrics show"),
 ]
 

@@ -21,6 +21,9 @@ class BatchResult:
         return sum(status == "unreadable" for _, status, _ in self.failed)
 
 
+SELECTED = "selected.csv"  # the images a mask folder was made for (image_id, split, group)
+
+
 def segment_to_folder(seg, files: Iterable[str | Path], out_dir: str | Path,
                       progress: Callable | None = None, total: int | None = None
                       ) -> BatchResult:

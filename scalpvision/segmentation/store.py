@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from pathlib import Path
 
 from scalpvision.errors import MissingInputError
@@ -15,36 +14,11 @@ log = logging.getLogger(__name__)
 
 def resolve_segmenter_dir(explicit: str, registered_name: str, fallback: str | Path,
                           tracking=None, alias: str = "champion") -> tuple[Path, str]:
-    """(model directory, where it came from): ``explicit`` when given; else the registry's
-    ``registered_name@alias`` when ``tracking`` (``TrackingParams``) reaches one; else the
-    ``fallback`` directory. Nothing found is a :class:`MissingInputError`."""
-    if explicit:
-        p = Path(explicit)
-        if not (p / "config.json").is_file():
-            raise MissingInputError(f"{p}: not a model directory (no config.json)")
-        return p, f"model directory {p}"
-    fallback = Path(fallback)
-    if tracking is not None:
-        import mlflow
-        from mlflow.exceptions import MlflowException
+    """The U²-Net model directory (see :func:`~scalpvision.ops.registry.resolve_model_dir`)."""
+    from scalpvision.ops.registry import resolve_model_dir
 
-        from scalpvision.ops.tracking import setup_mlflow
-
-        setup_mlflow(tracking)
-        uri = f"models:/{registered_name}@{alias}"
-        try:
-            local = Path(mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=tempfile.mkdtemp(prefix="sv-seg-")))
-        except MlflowException as exc:  # no such model or alias yet: the fallback, said so
-            log.info("no registered %s (%s); using %s", uri, exc, fallback)
-        else:
-            model_dir = next((p.parent for p in sorted(local.rglob("config.json"))), None)
-            if model_dir is not None:
-                return model_dir, f"registry {uri}"
-    if (fallback / "config.json").is_file():
-        return fallback, f"model directory {fallback} (no registered {alias})"
-    raise MissingInputError(f"no segmenter: no registered {alias} and no {fallback}/config.json;"
-                            " run `dvc repro u2net` or pass --model DIR")
+    return resolve_model_dir(explicit, registered_name, fallback, tracking, alias,
+                             what="segmenter", hint="run `dvc repro u2net`")
 
 
 def segmenter_for(model, s, long_side: int):

@@ -3,7 +3,9 @@ of one scalp image by all of them. ``serving/service.py`` is the thin HTTP layer
 
 Each role is a model of some kind (:mod:`scalpvision.ops.kinds`) loaded from its copy in the
 BentoML store. ``diagnose`` runs the roles in the order ``serve.models`` lists them over one
-per-request context: the segmenter adds the hair mask, the roles after it read it.
+per-request context: the segmenter adds the hair mask, the roles after it read it. The
+``gate`` role, when served, is not one of them: :meth:`ScalpAnalyzer.admit` runs it before any
+endpoint, and an upload it refuses is answered 422 without being graded.
 """
 
 from __future__ import annotations
@@ -62,6 +64,15 @@ class ScalpAnalyzer:
                     "alias": r.info.alias, "store_tag": r.info.store_tag}
                 for k, r in self.roles.items()}
 
+    GATE = "gate"
+
+    def admit(self, img: DecodedImage) -> DecodedImage:
+        """Run the gate (when served) on ``img``: raises the 422 ``InputError`` naming why an
+        upload is not a microscopic scalp image; otherwise records its answer on ``img``."""
+        if self.GATE in self.roles and img.scalp_check is None:
+            img.scalp_check = self.roles[self.GATE].model.check(img.rgb, img.name)
+        return img
+
     def mask(self, img: DecodedImage):
         """The final hair mask M, (H, W) bool."""
         with self._lock:
@@ -84,9 +95,13 @@ class ScalpAnalyzer:
     def diagnose(self, img: DecodedImage, um_per_px: float | None = None) -> dict:
         """Every role's answer for one image, with the versions that answered."""
         t0 = time.perf_counter()
+        self.admit(img)
         ctx: dict[str, Any] = {"image": img, "rgb": img.rgb, "um_per_px": um_per_px}
-        answer: dict[str, Any] = {}
+        answer: dict[str, Any] = {} if img.scalp_check is None else {
+            "scalp_check": img.scalp_check}
         for role in self.roles.values():
+            if role.name == self.GATE:
+                continue
             with self._lock:
                 out, more = role.model.answer(ctx)
             answer.update(out)

@@ -44,6 +44,8 @@ class DecodedImage:
     notes: list[str] = field(default_factory=list)
     original_size: tuple[int, int] = (0, 0)
     original_mode: str = ""
+    name: str = "upload"
+    scalp_check: dict | None = None      # the gate's answer, once admitted
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -102,7 +104,7 @@ def decode_upload(data: bytes, name: str = "upload", rules: UploadRules = Upload
         rgb = cv2.resize(rgb, (tw, th), interpolation=interp)
         aspect = "" if abs(w / h - tw / th) < 0.02 else " (aspect ratio changed)"
         notes.append(f"resized {w}x{h} to {tw}x{th}{aspect}; widths are in resized pixels")
-    return DecodedImage(rgb, notes, (w, h), mode)
+    return DecodedImage(rgb, notes, (w, h), mode, name)
 
 
 def png_b64(arr: np.ndarray) -> str:

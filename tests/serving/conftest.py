@@ -98,6 +98,36 @@ def _tiny_classifier(tmp: Path) -> Path:
                                Normalisation((0.6, 0.5, 0.4), (0.2, 0.2, 0.2)), 0.5, {})
 
 
+GATE = "scalpvision-scalp-gate"
+
+
+def _tiny_gate(tmp: Path) -> Path:
+    """A scalp gate trained in seconds: rendered scalp frames (and recoloured copies) against
+    a few procedural non-scalp images of each kind; no novelty limit."""
+    from dataclasses import replace
+
+    from _params import PARAMS
+    from scalpvision.data.synthetic import render_scalp
+    from scalpvision.gate.features import gate_features
+    from scalpvision.gate.model import GateSet, Novelty, fit_gate, save_gate_dir
+    from scalpvision.gate.samples import procedural, vary_scalp
+
+    gp = replace(PARAMS.scalp_gate, estimators=40)
+    rng = np.random.default_rng(1)
+    x, kinds = [], []
+    for i in range(16):
+        im = render_scalp({f"value_{k}": int(v) for k, v in
+                           enumerate(rng.integers(0, 4, 6), 1)}, rng).image
+        x += [gate_features(im), gate_features(vary_scalp(im, rng))]
+        kinds += ["synthetic scalp", "recoloured scalp"]
+    for kind, im in procedural("train", 4, 0):
+        x.append(gate_features(im))
+        kinds.append(kind)
+    train = GateSet(np.asarray(x), kinds, kinds)
+    novelty = Novelty.fit(train.x[train.is_scalp])
+    return save_gate_dir(tmp / "gate", fit_gate(train, gp), novelty, gp, {})
+
+
 def _register(tmp: Path, uri: str) -> dict:
     import mlflow
     import pandas as pd
@@ -139,10 +169,13 @@ def _register(tmp: Path, uri: str) -> dict:
                  {"eval_manifest_hash": "t"})
         register("classifier", _tiny_classifier(tmp), CLASSIFIER, {"val_macro_f1": 0.2},
                  {"eval_manifest_hash": "t"})
+        register("scalp_gate", _tiny_gate(tmp), GATE, {"val_balanced_error": 0.1},
+                 {"eval_manifest_hash": "t"})
     client = MlflowClient()
     for name, metric in (("scalpvision-hair-segmenter", "test_dice"),
                          ("scalpvision-alopecia", "test_weighted_f1"),
-                         ("sv-brightness", "test_score"), (CLASSIFIER, "val_macro_f1")):
+                         ("sv-brightness", "test_score"), (CLASSIFIER, "val_macro_f1"),
+                         (GATE, "val_balanced_error")):
         apply(client, decide(client, name, "1", metric), tmp / "promotions.jsonl")
     mlflow.set_tracking_uri(None)
     return settings
@@ -167,11 +200,13 @@ def served(tmp_path_factory, repo):
                           "artifact_dir": str(tmp / "artifacts")}
     params["serve"].update(bentoml_home=str(tmp / "bentoml"),
                            export_path=str(tmp / "scalpvision.bento"))
-    # the third kind: a params entry, nothing else
-    params["serve"]["models"].append({"role": "brightness", "registered_name": "sv-brightness",
-                                      "alias": "champion"})
-    params["serve"]["models"].append({"role": "classifier", "registered_name": CLASSIFIER,
-                                      "alias": "champion"})
+    # the platform's roles as params.yaml lists them, plus a kind it has never seen: a params
+    # entry, nothing else
+    roles = {m["role"]: m for m in params["serve"]["models"]}
+    assert list(roles) == ["gate", "segmenter", "alopecia", "classifier"], list(roles)
+    params["serve"]["models"] = [roles["gate"], roles["segmenter"], roles["alopecia"], {
+        "role": "brightness", "registered_name": "sv-brightness", "alias": "champion"},
+        roles["classifier"]]
     pfile = tmp / "params.yaml"
     pfile.write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     env = {**os.environ, "BENTOML_HOME": str(tmp / "bentoml"), "BENTOML_DO_NOT_TRACK": "true",

@@ -75,8 +75,8 @@ def test_readiness_and_health(served):
     assert h["models"]["segmenter"]["version"] == "1"
     assert h["models"]["alopecia"]["alias"] == "champion"
     assert {r: m["kind"] for r, m in h["models"].items()} == {
-        "segmenter": "segmenter", "alopecia": "alopecia", "brightness": "sv_plugins.brightness",
-        "classifier": "classifier"}
+        "gate": "scalp_gate", "segmenter": "segmenter", "alopecia": "alopecia",
+        "brightness": "sv_plugins.brightness", "classifier": "classifier"}
 
 
 def test_a_third_model_kind_is_packaged_and_served_by_a_params_entry(served, reference):
@@ -257,3 +257,38 @@ def test_upload_guard_answers_before_the_app(served):
             data += chunk
     head = data.decode("latin-1")
     assert head.startswith("HTTP/1.1 413") and "upload limit" in head
+
+
+def _flat(colour):
+    return np.full((480, 640, 3), colour, np.uint8)
+
+
+def _document():
+    import cv2
+
+    page = np.full((480, 640, 3), 245, np.uint8)
+    for y in range(40, 460, 28):
+        cv2.putText(page, "the report of findings follows with dates", (20, y),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.8, (20, 20, 20), 1, cv2.LINE_AA)
+    return page
+
+
+@pytest.mark.parametrize("endpoint", ["segment", "alopecia", "scalp_conditions", "diagnose"])
+@pytest.mark.parametrize("what,image", [("flat colour", _flat((200, 120, 90))),
+                                        ("document", _document())])
+def test_an_image_that_is_not_a_scalp_is_refused_not_graded(served, endpoint, what, image):
+    """The gate answers 422 naming why, on every endpoint, before any model grades it."""
+    r = _post(served, endpoint, files={"image": (f"{what}.png", _png_bytes(image), "image/png")})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err.startswith(f"{what}.png: not a microscopic scalp image") and "graded" in err
+    assert "grade" not in r.json() and "scalp_conditions" not in r.json()
+
+
+def test_a_scalp_image_passes_the_gate_and_diagnose_says_so(served):
+    r = _post(served, "diagnose", files={"image": ("s.png", served.image.read_bytes(),
+                                                    "image/png")})
+    assert r.status_code == 200, r.text
+    check = r.json()["scalp_check"]
+    assert check["passed"] is True and 0.5 <= check["scalp_probability"] <= 1
+    assert r.json()["models"]["gate"]["name"] == "scalpvision-scalp-gate"

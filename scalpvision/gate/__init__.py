@@ -1,0 +1,1 @@
+"""The scalp gate: refuses uploads that are not microscopic scalp frames."""
