@@ -164,22 +164,23 @@ def main() -> None:
         metrics.update(majority_test_macro_f1=round(r["macro_f1"], 4),
                        majority_test_macro_f1_ci=[round(v, 4) for v in r["macro_f1_ci"]])
     r0 = results[cnn_name]
-    head = (f"# Scalp conditions on the {te_name} split\n\n{r0['images']} real test images of "
+    head = (f"### Scalp conditions on the {te_name} split\n\n{r0['images']} real test images of "
             f"{r0['subjects']} subjects; train {len(train)} images ({t.variant}); "
             f"{c.model.backbone} from {rec['init']} weights at {size} px, {t.epochs} epochs "
             f"(best by validation macro-F1: epoch {rec['best_epoch']}), imbalance "
             f"{t.imbalance}. Macro-F1 over the 12 condition x grade cells with its 95 % interval "
             f"(bootstrap over test subjects, {c.bootstrap} resamples); headline = gated "
             f"(presence < {c.presence_gate} grades 0).\n\n")
-    text = (head + summary_markdown(results) + "\n## Per cell (paper Table 2 layout): F1 "
+    text = (head + summary_markdown(results) + "\n### Per cell (paper Table 2 layout): F1 "
             "(support)\n\n" + cells_markdown(results))
     if real:
-        text += (f"\n## Presence heads on the real CC BY frames\n\n{real['scenes']} scenes "
+        text += (f"\n### Presence heads on the real CC BY frames\n\n{real['scenes']} scenes "
                  f"({real['frames']} frames); boxes mapped d/ds -> dandruff, o -> sebum, "
                  "s -> erythema (approximate): AUC " + ", ".join(
                      f"{k} {real[k]:.3f} ({real[k + '_positive_scenes']} positive scenes)"
                      for k in CONDITIONS) + ".\n")
-    text += "\n![CNN confusion](confusion_cnn.png)\n\n![GBM confusion](confusion_gbm.png)\n"
+    text += ("\nConfusion matrices: `confusion_*.png` beside this file and under each run's "
+             "`plots/` in MLflow.\n")
     (rep / "table.md").write_text(text)
     (rep / "results.json").write_text(json.dumps(results, indent=1))
     with stage_run("classifier_comparison", {"classifier": as_dict(c)}, tracking,

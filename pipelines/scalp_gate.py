@@ -70,7 +70,7 @@ def main() -> None:
                             "threshold": str(gp.threshold)})
     rep = Path(gp.report_dir)
     rep.mkdir(parents=True, exist_ok=True)
-    text = ("# Scalp gate: both error rates\n\nAdmitted = scalp probability >= "
+    text = ("### Scalp gate: both error rates\n\nAdmitted = scalp probability >= "
             f"{gp.threshold} and novelty distance <= {novelty.limit:.2f} (the "
             f"{gp.novelty_quantile} quantile of the val scalp frames'). Train {len(sets['train'].kinds)} images; each part's photographs "
             "and procedural seeds are its own; real frames are dealt by scene.\n\n"

@@ -28,6 +28,13 @@ def headline(root: Path) -> str:
     """The short results table the README shows."""
     seg, alo, feat = _json(root, "segmentation"), _json(root, "alopecia"), _json(root, "features")
     hm = _json(root, "hair_masks")
+    cls, gate = _json(root, "classifier"), _json(root, "scalp_gate")
+
+    def ci(d: dict, k: str) -> str:
+        if k not in d:
+            return "-"
+        lo, hi = d.get(f"{k}_ci", (float("nan"),) * 2)
+        return f"{d[k]:.3f} [{lo:.3f}, {hi:.3f}]"
 
     def f(d: dict, k: str, fmt: str = "{:.3f}") -> str:
         return fmt.format(d[k]) if k in d and isinstance(d[k], (int, float)) else "-"
@@ -42,6 +49,15 @@ def headline(root: Path) -> str:
          f"{f(alo, 'accuracy')} / {f(alo, 'weighted_f1')}",
          f"grouped 5-fold CV weighted F1 {f(alo, 'cv_weighted_f1')}; "
          f"Kim baseline {f(alo, 'kim_weighted_f1')}; CNN {f(alo, 'cnn_weighted_f1')}"),
+        ("Scalp conditions, macro-F1 of 12 cells [95 % CI] (test): four-head CNN",
+         ci(cls, "test_macro_f1"),
+         f"classical colour/texture GBM {ci(cls, 'gbm_test_macro_f1')}; majority class "
+         f"{ci(cls, 'majority_test_macro_f1')}; {cls.get('test_images', '-')} images of "
+         f"{cls.get('test_subjects', '-')} subjects"),
+        ("Scalp gate: scalp frames refused / non-scalp images passed (test)",
+         f"{f(gate, 'test_false_refusal_rate', '{:.1%}')} / "
+         f"{f(gate, 'test_false_acceptance_rate', '{:.1%}')}",
+         f"real CC BY frames refused {f(gate, 'test_real_frame_refusal_rate', '{:.1%}')}"),
         ("Segmentation time per image (hair_masks stage)", f(hm, "seconds_per_image", "{:.2f} s"),
          "2 CPU cores, ONNX Runtime + GrabCut"),
     ]
@@ -58,6 +74,8 @@ def results_markdown(root: Path) -> str:
     lines += _section(root, "reports/segmentation/table.md", "Hair segmentation (paper Tables 1, 5)")
     lines += _section(root, "reports/features/accuracy.md", "Hair features against the truth")
     lines += _section(root, "reports/alopecia/table.md", "Alopecia severity (paper Tables 4, 7)")
+    lines += _section(root, "reports/classifier/table.md", "Scalp conditions (paper Table 2)")
+    lines += _section(root, "reports/scalp_gate/table.md", "The scalp gate")
     bench = sorted((root / "reports" / "benchmarks").glob("*.md"))
     if bench:
         lines += ["## Benchmarks", "", "Printed by the benchmark scripts (`benchmarks/`), as run; "

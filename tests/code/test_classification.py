@@ -394,3 +394,58 @@ def test_classifier_kind_registers_rescores_and_serves(tmp_path, monkeypatch):
             assert a["uncertain"] and a["grade"] is None  # an untrained net is never 0.99 sure
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_real_frames_are_scored_per_scene(tmp_path):
+    """Three exports of one scene count once; a scene is positive when any export has the box
+    (d/ds -> dandruff, o -> sebum, s -> erythema)."""
+    from scalpvision.classification.real_frames import presence_auc_by_scene, real_frames
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    boxes = {"a_jpg.rf.1": "1 0.5 0.5 0.1 0.1", "a_jpg.rf.2": "", "b_jpg.rf.1": "2 .5 .5 .1 .1",
+             "c_jpg.rf.1": "3 .5 .5 .1 .1\n0 .2 .2 .1 .1", "d_jpg.rf.1": ""}
+    for stem, txt in boxes.items():
+        (tmp_path / "images" / f"{stem}.jpg").write_bytes(b"x")
+        (tmp_path / "labels" / f"{stem}.txt").write_text(txt)
+    paths, lab = real_frames(tmp_path)
+    assert [p.stem for p in paths] == sorted(boxes)
+    assert lab.tolist() == [[1, 0, 0], [0, 0, 0], [0, 1, 0], [1, 0, 1], [0, 0, 0]]
+    # dandruff: scenes a (mean of 0.9 and 0.7) and c positive, b and d negative -> AUC 1
+    pres = np.array([[0.9, 0, 0], [0.7, 0, 0], [0.2, 0.8, 0], [0.6, 0, 0.9], [0.1, 0.1, 0.1]])
+    r = presence_auc_by_scene(paths, lab, pres)
+    assert r["scenes"] == 4 and r["frames"] == 5
+    assert r["dandruff"] == 1.0 and r["dandruff_positive_scenes"] == 2
+    assert r["sebum"] == 1.0 and r["erythema_positive_scenes"] == 1
+
+
+def test_table2_markdown_lists_every_cell_with_its_support():
+    from scalpvision.classification.report import cell_rows, cells_markdown, summary_markdown
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, (40, 3))
+    r = evaluate(y, majority_proba(y, 40), np.arange(40) // 2, n_boot=20)
+    cells = cells_markdown({"majority": r}).splitlines()
+    assert len(cells) == 3 and cells[2].count("(") == 12
+    n = [int(v.split("(")[1].rstrip(") ")) for v in cells[2].split("|")[2:-1]]
+    assert n == [int(np.sum(y[:, k] == g)) for k in range(3) for g in range(4)]
+    assert f"{r['macro_f1']:.3f} [" in summary_markdown({"majority": r})
+    assert sum(row["support"] for row in cell_rows(r)) == 3 * 40
+
+
+def test_baseline_feature_table_excludes_the_black_hat_hair(tmp_path):
+    from scalpvision.classification.baseline import FEATURES, feature_table
+    from scalpvision.segmentation.baselines import blackhat_morphology
+    from scalpvision.io import read_image
+
+    import cv2
+
+    img = np.full((480, 640, 3), (200, 150, 130), np.uint8)
+    cv2.line(img, (0, 100), (639, 300), (30, 20, 20), 6)
+    p = tmp_path / "scalp.png"
+    cv2.imwrite(str(p), img[..., ::-1])
+    x = feature_table([p, p])
+    assert x.shape == (2, len(FEATURES))
+    want = scalp_features(read_image(p), blackhat_morphology(read_image(p)))
+    assert x[0].tolist() == [want[k] for k in FEATURES]
+    assert want["L_std"] < 2.0   # the dark hair line is outside the measured scalp

@@ -24,6 +24,26 @@ def _log_pipeline_run(mlflow, dice_m, wf1, data_hash):
                                        "weighted_f1": [0.4, wf1]}), "ablation_table7.json")
     with mlflow.start_run(tags={**tags, "model_kind": "image_cnn"}):
         mlflow.log_metrics({"accuracy": 0.6, "weighted_f1": 0.55, "macro_f1": 0.3})
+    _log_classifier_runs(mlflow, wf1)
+
+
+def _log_classifier_runs(mlflow, skill):
+    """The classifier stage's runs: real evaluate() output of a skilled model and of majority."""
+    import numpy as np
+
+    from scalpvision.classification.metrics import evaluate, majority_proba
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, (60, 3))
+    groups = np.arange(60) // 3
+    onehot = {c: np.eye(4)[np.where(rng.uniform(size=60) < skill, y[:, k], 0)] * 0.9 + 0.025
+              for k, c in enumerate(("dandruff", "sebum", "erythema"))}
+    onehot["presence"] = np.stack([1 - onehot[c][:, 0] for c in ("dandruff", "sebum",
+                                                                 "erythema")], 1)
+    for kind, proba in (("four_head_cnn", onehot), ("majority_class", majority_proba(y, 60))):
+        with mlflow.start_run(tags={"table": "classifier", "model_kind": kind,
+                                    "variant": "gaussian", "backbone": "resnet10t"}):
+            mlflow.log_dict(evaluate(y, proba, groups, n_boot=50), "evaluation.json")
 
 
 @pytest.fixture()
@@ -63,8 +83,18 @@ def test_compare_tables_and_plots(store, repo):
     t7 = md.split("## Table 7")[1]
     assert "| 2 | 0.840 | 0.800 |" in t7 or "| 2 | 0.800 | 0.840 |" in t7
     assert "0.600" in md.split("## Table 5")[1]
+    t2 = md.split("## Table 2")[1].split("## Table 4")[0]
+    cnn_rows = [line for line in t2.splitlines() if "four_head_cnn (resnet10t) | gaussian" in line]
+    maj_rows = [line for line in t2.splitlines() if "majority_class | - |" in line]
+    assert len(cnn_rows) == 2 and len(maj_rows) == 2   # both pipeline runs, side by side
+    for line in cnn_rows + maj_rows:                    # macro-F1 [lo, hi], 12 cells (support)
+        f1, lo, hi = (float(v) for v in
+                      line.split("|")[4].replace("[", "").replace("]", "").replace(",", "")
+                      .split())
+        assert lo <= f1 <= hi
+        assert len(line.split("|")) == 4 + 12 + 2 and line.count("(") >= 12
     for png in ("table1_segmentation_dice.png", "table4_alopecia_wf1.png",
-                "table7_feature_ablation.png"):
+                "table7_feature_ablation.png", "table2_conditions_macro_f1.png"):
         assert (tmp / "cmp" / png).stat().st_size > 1000
 
 

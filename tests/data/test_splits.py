@@ -39,3 +39,20 @@ def test_sizes_follow_fractions_and_rare_grades_reach_every_split():
 def test_bad_fractions_raise():
     with pytest.raises(ValueError, match="sum to 1"):
         grouped_stratified_split(_frame(5), {"train": 0.9, "test": 0.3}, seed=0)
+
+
+def test_subject_subset_keeps_whole_subjects_and_each_splits_share():
+    import pandas as pd
+
+    from scalpvision.data.splits import subject_subset
+
+    rows = pd.DataFrame({"group": [f"g{i // 5}" for i in range(1000)],
+                         "split": ["train"] * 700 + ["val"] * 150 + ["test"] * 150})
+    sub = subject_subset(rows, 200, seed=0)
+    assert len(sub) <= 200 + 3 * 5 and len(sub) >= 200 - 3 * 5
+    assert sub.groupby("group").size().eq(5).all()       # whole subjects only
+    share = sub.split.value_counts(normalize=True)
+    assert abs(share["train"] - 0.7) < 0.05 and abs(share["test"] - 0.15) < 0.05
+    assert subject_subset(rows, 0, seed=0) is rows
+    assert subject_subset(rows, 200, seed=0).equals(sub)  # seeded
+    assert not subject_subset(rows, 200, seed=1).equals(sub)

@@ -101,38 +101,12 @@ def _tiny_classifier(tmp: Path) -> Path:
 GATE = "scalpvision-scalp-gate"
 
 
-def _tiny_gate(tmp: Path) -> Path:
-    """A scalp gate trained in seconds: rendered scalp frames (and recoloured copies) against
-    a few procedural non-scalp images of each kind; no novelty limit."""
-    from dataclasses import replace
-
-    from _params import PARAMS
-    from scalpvision.data.synthetic import render_scalp
-    from scalpvision.gate.features import gate_features
-    from scalpvision.gate.model import GateSet, Novelty, fit_gate, save_gate_dir
-    from scalpvision.gate.samples import procedural, vary_scalp
-
-    gp = replace(PARAMS.scalp_gate, estimators=40)
-    rng = np.random.default_rng(1)
-    x, kinds = [], []
-    for i in range(16):
-        im = render_scalp({f"value_{k}": int(v) for k, v in
-                           enumerate(rng.integers(0, 4, 6), 1)}, rng).image
-        x += [gate_features(im), gate_features(vary_scalp(im, rng))]
-        kinds += ["synthetic scalp", "recoloured scalp"]
-    for kind, im in procedural("train", 4, 0):
-        x.append(gate_features(im))
-        kinds.append(kind)
-    train = GateSet(np.asarray(x), kinds, kinds)
-    novelty = Novelty.fit(train.x[train.is_scalp])
-    return save_gate_dir(tmp / "gate", fit_gate(train, gp), novelty, gp, {})
-
-
 def _register(tmp: Path, uri: str) -> dict:
     import mlflow
     import pandas as pd
     from mlflow.tracking import MlflowClient
 
+    from _gate import tiny_gate
     from _params import PARAMS, count, gbm, refiner
     from scalpvision.alopecia.model import build_model
     from scalpvision.config import as_dict
@@ -169,7 +143,7 @@ def _register(tmp: Path, uri: str) -> dict:
                  {"eval_manifest_hash": "t"})
         register("classifier", _tiny_classifier(tmp), CLASSIFIER, {"val_macro_f1": 0.2},
                  {"eval_manifest_hash": "t"})
-        register("scalp_gate", _tiny_gate(tmp), GATE, {"val_balanced_error": 0.1},
+        register("scalp_gate", tiny_gate(tmp / "gate"), GATE, {"val_balanced_error": 0.1},
                  {"eval_manifest_hash": "t"})
     client = MlflowClient()
     for name, metric in (("scalpvision-hair-segmenter", "test_dice"),
