@@ -48,6 +48,8 @@ def work(tmp_path_factory, repo):
     params["classifier"].update(bootstrap=20, baseline_estimators=10, real_frames_dir="")
     params["classifier"]["model"].update(image_size=32)
     params["classifier"]["train"].update(epochs=1, batch_size=8)
+    params["scalp_gate"].update(scalp_images=6, negatives_per_kind=2, photo_views=1,
+                                estimators=20, real_dirs=[])
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -91,12 +93,12 @@ def test_repro_push_pull_and_mlflow(work):
     # promote: the first versions become champions, each decision audited
     client = MlflowClient()
     for name in ("scalpvision-hair-segmenter", "scalpvision-alopecia",
-                 "scalpvision-scalp-classifier"):
+                 "scalpvision-scalp-classifier", "scalpvision-scalp-gate"):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     from scalpvision.ops.promotion import read_audit
     import json
     audit = read_audit(dst / "registry/promotions.jsonl")
-    assert [a["promoted"] for a in audit] == [True, True, True]
+    assert [a["promoted"] for a in audit] == [True, True, True, True]
     # classifier: CNN, classical baseline and majority, each a run of the Table 2 comparison
     cls = runs[runs["tags.table"] == "classifier"]
     assert set(cls["tags.model_kind"]) == {"four_head_cnn", "colour_texture_gbm", "majority_class"}
@@ -104,12 +106,15 @@ def test_repro_push_pull_and_mlflow(work):
             & (cls["metrics.test_macro_f1"] <= cls["metrics.test_macro_f1_hi"])).all()
     cm = json.loads((dst / "metrics/classifier.json").read_text())
     assert cm["registered_version"] == "1" and 0 <= cm["val_macro_f1"] <= 1
+    gate = json.loads((dst / "metrics/scalp_gate.json").read_text())
+    assert gate["registered_version"] == "1" and 0 <= gate["test_false_refusal_rate"] <= 1
     # package: a bento built from those champions and exported to one file
     pkg = json.loads((dst / "metrics/package.json").read_text())
     assert (dst / "dist/scalpvision.bento").stat().st_size == pkg["bytes"] > 100_000
     assert pkg["models"]["alopecia"]["registered_version"] == "1"
     assert {r: m["kind"] for r, m in pkg["models"].items()} == {
-        "segmenter": "segmenter", "alopecia": "alopecia", "classifier": "classifier"}
+        "gate": "scalp_gate", "segmenter": "segmenter", "alopecia": "alopecia",
+        "classifier": "classifier"}
     pseudo = runs[runs["tags.mlflow.runName"] == "pseudo"].iloc[0]
     assert pseudo["tags.unlabelled_dirs_missing"] == "missing_folder_is_skipped"
     gbm = runs[runs["tags.mlflow.runName"] == "alopecia"].iloc[0]
