@@ -139,7 +139,7 @@ def screenshot(url: str, image: bytes, out: Path) -> None:
         d.quit()
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", default="")
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8])
@@ -170,11 +170,12 @@ def main() -> None:
     for r in rows:
         if r["first_error"]:
             print(f"first error at {r['clients']} clients: {r['first_error'][0]}")
-    sys.exit(1 if any(r["errors"] for r in rows) else 0)
+    return 1 if any(r["errors"] for r in rows) else 0
 
 
 if __name__ == "__main__":
     from _report import reported
 
     with reported("load_diagnose"):
-        main()
+        code = main()
+    sys.exit(code)  # after the report is written
