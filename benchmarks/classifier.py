@@ -99,7 +99,8 @@ def main() -> None:
         r0 = next(iter(rows.values()))
         print(f"Test split: {r0['images']} images, {r0['subjects']} subjects; train "
               f"{len(parts[tr_name])} images; {c.model.backbone} from {rec['init']} weights, "
-              f"{c.model.image_size} px, {c.train.epochs} epochs (best {rec['best_epoch']}), "
+              f"{c.model.image_size} px, {c.train.epochs} epochs (best {rec['best_epoch']}, "
+              f"validation macro-F1 {max(h['val_macro_f1'] for h in rec['history']):.3f}), "
               f"imbalance {c.train.imbalance}. Macro-F1 with 95 % interval (bootstrap over "
               f"test subjects, {c.bootstrap} resamples); gate = presence < {c.presence_gate} "
               "grades 0 (headline).\n")
