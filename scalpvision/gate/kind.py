@@ -24,7 +24,8 @@ def _gate_dir(root: Path) -> Path:
 
 
 class Gate:
-    """A loaded gate: ``check(rgb) -> {"scalp_probability", "passed", "looks_like"}``."""
+    """A loaded gate: ``check(rgb) -> {"scalp_probability", "novelty_distance", "passed",
+    "reason"}``."""
 
     def __init__(self, path: Path, threshold: float | None = None):
         from scalpvision.gate.model import load_gate_dir
@@ -36,24 +37,25 @@ class Gate:
         """``passed`` with the reason: the classifier's scalp probability and the novelty
         distance, each against its limit."""
         from scalpvision.gate.features import gate_features
-        from scalpvision.gate.model import SCALP
+        from scalpvision.gate.model import SCALP, passes
 
         x = gate_features(rgb)[None]
         proba = self.model.predict_proba(x)[0]
         classes = [str(c) for c in self.model.classes_]
         p = float(proba[classes.index(SCALP)])
         d = float(self.novelty.distance(x)[0])
-        others = [(q, c) for q, c in zip(proba, classes) if c != SCALP]
-        if p < self.threshold:
+        passed = bool(passes(p, d, self.threshold, self.novelty.limit))
+        if passed:
+            reason = ""
+        elif p < self.threshold:
+            others = [(q, c) for q, c in zip(proba, classes) if c != SCALP]
             reason = (f"scalp probability {p:.3f} < {self.threshold}; it looks most like: "
                       f"{max(others)[1]}")
-        elif d > self.novelty.limit:
+        else:
             reason = (f"unlike the scalp frames the gate knows (distance {d:.1f} > "
                       f"{self.novelty.limit:.1f})")
-        else:
-            reason = ""
         return {"scalp_probability": round(p, 4), "novelty_distance": round(d, 2),
-                "passed": not reason, "reason": reason}
+                "passed": passed, "reason": reason}
 
 
 def _pyfunc_class():
@@ -92,7 +94,7 @@ def evaluate_gate(params, model_uri: str) -> dict[str, float]:
     gp = params.scalp_gate
     gate = Gate(Path(mlflow.artifacts.download_artifacts(
         artifact_uri=model_uri, dst_path=tempfile.mkdtemp(prefix="sv-"))), gp.threshold)
-    sets = gate_sets(gp)
+    sets = gate_sets(gp, ("val", "test"))  # the train part is not needed to re-score
     return {f"{part}_balanced_error": error_rates(sets[part], admitted(
         gate.model, gate.novelty, sets[part].x, gate.threshold))["balanced_error"]
         for part in ("val", "test")}

@@ -96,14 +96,14 @@ def build_set(part: str, scalp_paths: list[str], real_paths: list[Path], gp) -> 
     return GateSet(np.asarray(x), kinds, sources)
 
 
-def gate_sets(gp) -> dict[str, GateSet]:
-    """The train / val / test sets of the gate, from the ``scalp_gate`` params."""
+def gate_sets(gp, parts: tuple[str, ...] = PARTS) -> dict[str, GateSet]:
+    """The gate's sets of ``parts`` (train / val / test), from the ``scalp_gate`` params."""
     from scalpvision.io import list_images
 
     man = pd.read_csv(gp.manifest)
     real = [Path(p) for d in gp.real_dirs if Path(d).is_dir() for p in list_images([d])]
     return {part: build_set(part, list(man[man.split == split].path), real, gp)
-            for part, split in zip(PARTS, gp.splits)}
+            for part, split in zip(PARTS, gp.splits) if part in parts}
 
 
 def fit_gate(train: GateSet, gp):
@@ -146,10 +146,15 @@ def scalp_probability(model, x: np.ndarray) -> np.ndarray:
     return model.predict_proba(x)[:, list(model.classes_).index(SCALP)]
 
 
+def passes(p_scalp, distance, threshold: float, limit: float):
+    """The gate's decision: the classifier calls it a scalp frame (``p_scalp >= threshold``)
+    **and** it is no further from the training scalp frames than the novelty ``limit``."""
+    return (p_scalp >= threshold) & (distance <= limit)
+
+
 def admitted(model, novelty: Novelty, x: np.ndarray, threshold: float) -> np.ndarray:
-    """The gate's decision: the classifier calls it a scalp frame **and** it is no further
-    from the training scalp frames than the novelty limit."""
-    return (scalp_probability(model, x) >= threshold) & (novelty.distance(x) <= novelty.limit)
+    """:func:`passes` for every row of ``x``."""
+    return passes(scalp_probability(model, x), novelty.distance(x), threshold, novelty.limit)
 
 
 def error_rates(s: GateSet, passed: np.ndarray) -> dict:

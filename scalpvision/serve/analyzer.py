@@ -70,7 +70,8 @@ class ScalpAnalyzer:
         """Run the gate (when served) on ``img``: raises the 422 ``InputError`` naming why an
         upload is not a microscopic scalp image; otherwise records its answer on ``img``."""
         if self.GATE in self.roles and img.scalp_check is None:
-            img.scalp_check = self.roles[self.GATE].model.check(img.rgb, img.name)
+            out, _ = self.roles[self.GATE].model.answer({"image": img, "rgb": img.rgb})
+            img.scalp_check = out["scalp_check"]
         return img
 
     def mask(self, img: DecodedImage):
