@@ -23,7 +23,7 @@ import torch
 
 from _report import reported
 from scalpvision.classification.baseline import ConditionGbm, feature_table
-from scalpvision.classification.data import Normalisation, load_squares
+from scalpvision.classification.data import load_split_squares
 from scalpvision.classification.metrics import evaluate, majority_proba
 from scalpvision.classification.model import CONDITIONS, predict_proba
 from scalpvision.classification.predictor import ClassifierPredictor
@@ -49,15 +49,11 @@ def main() -> None:
     P = load_params(args.params, overrides=over)
     c = P.classifier
     torch.set_num_threads(c.threads)
-    df = pd.read_csv(c.manifest)
     tr_name, va_name, te_name = c.splits
-    parts = {s: df[df.split == s].reset_index(drop=True) for s in c.splits}
     size = c.model.image_size
-    sq = {s: load_squares(d.path, size) for s, d in parts.items()}
-    y = {s: d[list(CONDITIONS)].to_numpy(int) for s, d in parts.items()}
-    g = {s: d.group.to_numpy() for s, d in parts.items()}
-    norm = Normalisation.measure(*sq[tr_name])
-    val = (*sq[va_name], y[va_name], g[va_name])
+    d = load_split_squares(pd.read_csv(c.manifest), c.splits, size)
+    parts, sq, y, g, norm = d.rows, d.squares, d.grades, d.groups, d.norm
+    val = d.val(va_name)
 
     t0 = time.perf_counter()
     model, rec = train_classifier(*sq[tr_name], y[tr_name], val, c.model, c.train, norm=norm,

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from scalpvision.alopecia.params import CnnBaselineParams, GbmParams
+from scalpvision.augment.params import AugmentParams, DiffusionParams, GuidanceParams
 from scalpvision.classification.params import ClassifierModelParams, ClassifierTrainParams
 from scalpvision.errors import UserError
 from scalpvision.features.params import CountParams
@@ -280,6 +281,9 @@ SECTIONS: dict[str, type] = {
     "alopecia": AlopeciaParams,
     "classifier": ClassifierParams,
     "scalp_gate": ScalpGateParams,
+    "diffusion": DiffusionParams,
+    "guidance": GuidanceParams,
+    "augment": AugmentParams,
     "promote": PromoteParams,
     "serve": ServeParams,
 }

@@ -141,3 +141,25 @@ def join_augmented(manifest: pd.DataFrame, augmented: pd.DataFrame, where: str) 
         "path": paths, "split": "train", "group": groups.reindex(augmented.source).to_numpy(),
         "augmented": True, "source": augmented.source.to_numpy(),
         **{c: augmented[c].astype(int).to_numpy() for c in CONDITIONS}})
+
+
+@dataclass
+class SplitSquares:
+    """Every split of ``classifier.splits`` loaded once: rows, letterboxed squares + pads,
+    grades ``(N, 3)``, subject groups, and the normalisation measured on the train split."""
+    rows: dict[str, pd.DataFrame]
+    squares: dict[str, tuple[np.ndarray, np.ndarray]]
+    grades: dict[str, np.ndarray]
+    groups: dict[str, np.ndarray]
+    norm: Normalisation
+
+    def val(self, name: str) -> tuple:
+        return (*self.squares[name], self.grades[name], self.groups[name])
+
+
+def load_split_squares(manifest: pd.DataFrame, splits, size: int) -> SplitSquares:
+    parts = {s: manifest[manifest.split == s].reset_index(drop=True) for s in splits}
+    sq = {s: load_squares(d.path, size) for s, d in parts.items()}
+    return SplitSquares(parts, sq, {s: d[list(CONDITIONS)].to_numpy(int) for s, d in parts.items()},
+                        {s: d.group.to_numpy() for s, d in parts.items()},
+                        Normalisation.measure(*sq[splits[0]]))

@@ -35,17 +35,20 @@ def train_classifier(images: np.ndarray, pads: np.ndarray, grades: np.ndarray,
                      val: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
                      mp: ClassifierModelParams, tp: ClassifierTrainParams, *,
                      norm: Normalisation, gate: float, resume_file: Path | None = None,
-                     on_epoch=None, progress: bool = True) -> tuple[FourHeadNet, dict]:
+                     on_epoch=None, progress: bool = True, model: FourHeadNet | None = None
+                     ) -> tuple[FourHeadNet, dict]:
     """Train on ``images: (N, S, S, 3) uint8`` letterboxed squares with ``pads`` and
     ``grades: (N, 3)``; validate every epoch on ``val = (images, pads, grades, groups)``.
 
     Returns the best-by-validation-macro-F1 model and a record (history, best epoch, init).
     With ``resume_file`` the state after every epoch is saved there and an existing file is
-    resumed from: an interrupted run continues to the same weights as an uninterrupted one."""
+    resumed from: an interrupted run continues to the same weights as an uninterrupted one.
+    ``model``: a four-head network built elsewhere (e.g. the guidance encoder's ViT) trained
+    with this same recipe instead of ``mp``'s."""
     from tqdm import tqdm
 
     torch.manual_seed(tp.seed)
-    model, init = build_classifier(mp)
+    model, init = build_classifier(mp) if model is None else (model, "random (given network)")
     opt = torch.optim.AdamW(model.parameters(), lr=tp.lr, weight_decay=tp.weight_decay)
     iters = int(np.ceil(len(images) / tp.batch_size))
     t0_iters = max(1, round(tp.restart_epochs * iters))

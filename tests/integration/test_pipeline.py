@@ -50,6 +50,14 @@ def work(tmp_path_factory, repo):
     params["classifier"]["train"].update(epochs=1, batch_size=8)
     params["scalp_gate"].update(scalp_images=6, negatives_per_kind=2, photo_views=1,
                                 estimators=20, real_dirs=[])
+    params["diffusion"].update(width=32, height=24, channels=[8, 16])
+    params["diffusion"]["train"].update(epochs=1, batch_size=8)
+    params["guidance"]["train"].update(dim=32, depth=1, heads=2, epochs=1, batch_size=8)
+    params["augment"].update(batch_size=2)
+    params["augment"]["pairs"].update(n_pairs=4, rounds=2)
+    params["augment"]["sampler"].update(respacing=20, skip=8, fast_steps=2)
+    params["augment"]["eval"].update(pairs=2, masks=["zeros"], kid_subset=2, kid_subsets=2,
+                                     contact_rows=1)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
