@@ -44,15 +44,16 @@ def main() -> None:
             if not src.is_file():
                 raise MissingInputError(f"{src}: no metrics file, so no candidate version for "
                                         f"{rule.name} (run the stage that registers it)")
+            kind = kinds[rule.name]
             cand_info = json.loads(src.read_text())
             candidate = cand_info.get("registered_version")
             if not candidate and cand_info.get("registered") is False:  # a local model used as is
                 print(f"{rule.name}: nothing registered ({cand_info.get('why', 'not trained here')})")
-                summary[rule.name] = {"promoted": False, "reason": cand_info.get("why", "")}
+                summary[rule.name] = {"kind": kind.name, "candidate": "-", "champion": "-",
+                                      "promoted": False, "reason": cand_info.get("why", "")}
                 continue
             if not candidate:
                 raise BadInputError(f"{src}: no 'registered_version' for {rule.name}")
-            kind = kinds[rule.name]
             evaluator = (lambda name, version, kind=kind: kind.evaluate(
                 evaluation, f"models:/{name}/{version}")) if p.rescore_champion else None
             d = decide(client, rule.name, str(candidate), rule.metric, rule.margin,

@@ -29,6 +29,7 @@ def headline(root: Path) -> str:
     seg, alo, feat = _json(root, "segmentation"), _json(root, "alopecia"), _json(root, "features")
     hm = _json(root, "hair_masks")
     cls, gate = _json(root, "classifier"), _json(root, "scalp_gate")
+    aug, caug = _json(root, "augment"), _json(root, "classifier_augmented")
 
     def ci(d: dict, k: str) -> str:
         if k not in d:
@@ -58,6 +59,22 @@ def headline(root: Path) -> str:
          f"{f(gate, 'test_false_refusal_rate', '{:.1%}')} / "
          f"{f(gate, 'test_false_acceptance_rate', '{:.1%}')}",
          f"real CC BY frames refused {f(gate, 'test_real_frame_refusal_rate', '{:.1%}')}"),
+        ("DiffuseIT-M: hair-preservation Dice, DiffuseIT-M / DiffuseIT (same pairs)",
+         f"{f(aug, 'diffuseit_m_hair_dice')} / {f(aug, 'diffuseit_hair_dice')}",
+         f"{aug.get('eval_pairs', '-')} pairs; backbone {aug.get('backbone', '-')}, encoder "
+         f"{aug.get('encoder', '-')}"),
+        ("DiffuseIT-M: share reaching the target grade (classifier on real images only)",
+         f(aug, "diffuseit_m_reach"),
+         f"SDEdit {f(aug, 'sdedit_reach')}, DiffuseIT {f(aug, 'diffuseit_reach')}, untouched "
+         f"source {f(aug, 'diffuseit_m_reach_source')}; "
+         f"{f(aug, 'diffuseit_m_seconds_per_image', '{:.2f} s')} an image"),
+        ("Classifier + DiffuseIT-M: test macro-F1 minus real-only [paired 95 % CI]",
+         (f"{caug['diffuseit_m_difference']:+.3f} [{caug['diffuseit_m_difference_ci'][0]:+.3f}, "
+          f"{caug['diffuseit_m_difference_ci'][1]:+.3f}]") if "diffuseit_m_difference" in caug
+         else "-",
+         (f"+ DiffuseIT {caug['diffuseit_difference']:+.3f} [{caug['diffuseit_difference_ci'][0]:+.3f}, "
+          f"{caug['diffuseit_difference_ci'][1]:+.3f}]") if "diffuseit_difference" in caug
+         else "-"),
         ("Segmentation time per image (hair_masks stage)", f(hm, "seconds_per_image", "{:.2f} s"),
          "2 CPU cores, ONNX Runtime + GrabCut"),
     ]
@@ -76,6 +93,10 @@ def results_markdown(root: Path) -> str:
     lines += _section(root, "reports/alopecia/table.md", "Alopecia severity (paper Tables 4, 7)")
     lines += _section(root, "reports/classifier/table.md", "Scalp conditions (paper Table 2)")
     lines += _section(root, "reports/scalp_gate/table.md", "The scalp gate")
+    lines += _section(root, "reports/augment/table.md",
+                      "Diffusion augmentation: DiffuseIT-M and its baselines (paper Tables 3, 6)")
+    lines += _section(root, "reports/classifier_augmented/table.md",
+                      "Does augmentation help the classifier? (paper Table 2)")
     bench = sorted((root / "reports" / "benchmarks").glob("*.md"))
     if bench:
         lines += ["## Benchmarks", "", "Printed by the benchmark scripts (`benchmarks/`), as run; "
