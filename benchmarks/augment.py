@@ -136,9 +136,9 @@ def cpu_table(P, n_pairs: int) -> str:
             sl = slice(i, i + a.batch_size)
             s.sample(src[sl], trg[sl], m[sl], "diffuseit_m", g)
         dt = (time.perf_counter() - t0) / n_pairs
-        c, nb = s.counters, -(-n_pairs // a.batch_size)
-        lines.append(f"| {mode} | {dt:.2f} | {c.unet_forward / nb:.0f} | {c.unet_backward / nb:.0f}"
-                     f" | {c.encoder_forward / nb:.0f} |")
+        c = s.counters  # counted per image
+        lines.append(f"| {mode} | {dt:.2f} | {c.unet_forward / n_pairs:.0f} | "
+                     f"{c.unet_backward / n_pairs:.0f} | {c.encoder_forward / n_pairs:.0f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -85,18 +85,20 @@ def main() -> None:
     other = a.eval.ablation_mode
     if other not in samplers:
         samplers[other] = Sampler(backbone, encoder, sched, replace(a.sampler, mode=other), lp)
-    runs = [(m, a.sampler.mode, a.mask, True) for m in a.methods]
-    runs += [(m, a.sampler.mode, a.mask, False) for m in ("diffuseit_m", "diffuseit", "sdedit")
+    cm, cm_other = a.colour_match, "none" if a.colour_match == "scalp" else "scalp"
+    runs = [(m, a.sampler.mode, a.mask, cm, True) for m in a.methods]
+    runs += [(m, a.sampler.mode, a.mask, cm, False) for m in ("diffuseit_m", "diffuseit", "sdedit")
              if m not in a.methods]
     if other != a.sampler.mode:
-        runs.append(("diffuseit_m", other, a.mask, False))
-    runs += [("diffuseit_m", a.sampler.mode, mk, False) for mk in a.eval.masks if mk != a.mask]
+        runs.append(("diffuseit_m", other, a.mask, cm, False))
+    runs += [("diffuseit_m", a.sampler.mode, mk, cm, False) for mk in a.eval.masks if mk != a.mask]
+    runs += [(m, a.sampler.mode, a.mask, cm_other, False) for m in ("diffuseit_m", "sdedit")]
     out, rep = Path(a.out_dir), Path(a.report_dir)
     rep.mkdir(parents=True, exist_ok=True)
     table, bulk, sheets = {}, {}, {}
     tags = {"table": "augment", "backbone": backbone.source, "encoder": encoder.name}
-    for method, mode, mask, is_bulk in runs:
-        name = f"{method} ({mode}, m={mask})"
+    for method, mode, mask, colour, is_bulk in runs:
+        name = f"{method} ({mode}, m={mask}" + ("" if colour == cm else f", colour {colour}") + ")"
         sampler = samplers[mode]
         rows = pairs if is_bulk else ev
         target = set_dir(out, method) if is_bulk else None
@@ -105,23 +107,21 @@ def main() -> None:
         with stage_run(f"augment_{method}", {"augment": as_dict(a)}, P.tracking,
                        deps=[str(Path(a.out_dir) / PAIRS), dp.out_dir, gp.out_dir],
                        tags={**tags, "method": method, "mode": mode, "mask": mask,
-                             "bulk": str(is_bulk)}) as _:
+                             "colour_match": colour, "bulk": str(is_bulk)}) as _:
             import mlflow
 
-            before = (sampler.counters.unet_forward, sampler.counters.unet_backward,
-                      encoder.calls)
-            res = generate_set(rows, paths, a.masks_dir, sampler, method, mask, a.colour_match,
+            c0 = sampler.counters
+            before = (c0.unet_forward, c0.unet_backward, c0.encoder_forward)
+            res = generate_set(rows, paths, a.masks_dir, sampler, method, mask, colour,
                                a.batch_size, a.seed, target, keep=True,
                                progress=lambda it, nm=name: tqdm(it, desc=nm, unit="batch"))
             n = max(len(res.images), 1)
             ok = res.positions  # pairs whose inputs were readable, in order
             pick = lambda lst, pos: [lst[i] for i in pos]  # noqa: E731
             cost = {"seconds_per_image": res.seconds / n,
-                    "unet_forward_per_image": (sampler.counters.unet_forward - before[0])
-                    * a.batch_size / n,
-                    "unet_backward_per_image": (sampler.counters.unet_backward - before[1])
-                    * a.batch_size / n,
-                    "encoder_forward_per_image": (encoder.calls - before[2]) * a.batch_size / n}
+                    "unet_forward_per_image": (c0.unet_forward - before[0]) / n,
+                    "unet_backward_per_image": (c0.unet_backward - before[1]) / n,
+                    "encoder_forward_per_image": (c0.encoder_forward - before[2]) / n}
             if target is not None:
                 res.manifest().to_csv(target / MANIFEST, index=False)
                 full = assessor.score(res.images, rows.iloc[ok], pick(src_im, ok),
@@ -140,11 +140,11 @@ def main() -> None:
             if res.failed:
                 mlflow.log_text("\n".join(f"{p}: {w}" for p, w in res.failed), "quarantined.txt")
                 print(f"{name}: {len(res.failed)} pairs quarantined, e.g. {res.failed[0]}")
-            sheets[(method, mode, mask)] = res.images[:a.eval.contact_rows]
+            sheets[(method, mode, mask, colour)] = res.images[:a.eval.contact_rows]
     # contact sheet: source | target | DiffuseIT | DiffuseIT-M | mask
     mode = a.sampler.mode
     cols = []
-    shown = [sheets[(mth, mode, a.mask)] for mth in ("diffuseit", "diffuseit_m")]
+    shown = [sheets[(mth, mode, a.mask, cm)] for mth in ("diffuseit", "diffuseit_m")]
     for i in range(min(a.eval.contact_rows, n_eval, *map(len, shown))):
         hair = (src_mask[i][..., None] * np.array([255, 255, 255])).astype(np.uint8)
         cols += [src_im[i], trg_im[i], shown[0][i], shown[1][i], hair]
@@ -177,7 +177,7 @@ def main() -> None:
         import mlflow
 
         mlflow.log_artifacts(str(rep), artifact_path="augment")
-    key = lambda mth: f"{mth} ({a.sampler.mode}, m={a.mask})"  # noqa: E731
+    key = lambda mth: f"{mth} ({a.sampler.mode}, m={a.mask})"  # noqa: E731 - the runs' names
     summary = {"eval_pairs": n_eval, "pairs": len(pairs), "encoder": encoder.name,
                "backbone": backbone.source}
     for mth in ("diffuseit_m", "diffuseit", "sdedit"):

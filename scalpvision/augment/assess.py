@@ -29,7 +29,6 @@ def encoder_features(encoder, images: list[np.ndarray], size: tuple[int, int],
         x = to_model(np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA)
                                for im in images[i:i + batch]]))
         out.append(encoder((x + 1) / 2)[1].numpy())
-        encoder.calls -= 1  # scoring, not guidance: not counted in the sampler's cost
     return np.concatenate(out) if out else np.zeros((0, 1))
 
 

@@ -32,7 +32,7 @@ from scalpvision.augment.losses import Targets, guidance_loss
 
 @dataclass
 class Counters:
-    """Network evaluations of one run (the cost report)."""
+    """Network evaluations of one run, counted per image (a batch of B forwards counts B)."""
     unet_forward: int = 0
     unet_backward: int = 0
     encoder_forward: int = 0
@@ -80,13 +80,13 @@ class Sampler:
         with torch.no_grad():
             sk, sc = self.enc((src + 1) / 2)
             _, tc = self.enc((trg + 1) / 2)
-        self.counters.encoder_forward += 2
+        self.counters.encoder_forward += 2 * len(src)
         return Targets(src, trg, m, sk, sc, tc)
 
     def _loss(self, x_in, x0, tg, prev_cls, i, w):
         feats = self.enc((x_in + 1) / 2)
-        self.counters.encoder_forward += 1
-        self.counters.encoder_backward += 1
+        self.counters.encoder_forward += len(x_in)
+        self.counters.encoder_backward += len(x_in)
         prev = prev_cls if i > self.sp.sem_until else None
         return guidance_loss(x_in, x0, tg, feats, prev, w, self.sp.contra_tau, self.lpips), \
             feats[1].detach()
@@ -119,7 +119,7 @@ class Sampler:
                     with torch.set_grad_enabled(guided):
                         eps, v = self.net(xt, self._t(i, len(xt)), gen)
                         x0 = s.x0_from_eps(xt, i, eps)
-                    c.unet_forward += 1
+                    c.unet_forward += len(xt)
                     mean = s.posterior_mean(x0.detach().clamp(-1, 1), xt.detach(), i)
                     logvar = s.log_variance(i, None if v is None else v.detach())
                     var = torch.exp(torch.as_tensor(logvar))
@@ -128,7 +128,7 @@ class Sampler:
                         x_in = a * x0 + (1 - a) * xt if sp.noise_aug else x0
                         (loss, parts), cls = self._loss(x_in, x0, tg, prev_cls, i, w)
                         (g,) = torch.autograd.grad(loss, xt)
-                        c.unet_backward += 1
+                        c.unet_backward += len(xt)
                         mean = mean - var * g
                         prev_cls = cls
                         raw_range = ((x0.detach() - x0.detach().clamp(-1, 1)) ** 2
@@ -166,7 +166,7 @@ class Sampler:
         for n, i in enumerate(idx):
             with torch.no_grad():
                 eps, _ = self.net(x, self._t(i, len(x)), gen)
-            c.unet_forward += 1
+            c.unet_forward += len(x)
             x0 = s.x0_from_eps(x, i, eps)
             if guided:
                 x0 = x0.detach().requires_grad_(True)

@@ -147,8 +147,9 @@ def test_exact_mode_equals_the_literal_implementation_with_fewer_evaluations(net
     assert torch.allclose(fast_path, literal, atol=1e-5)
     steps = smp.start + 2  # 12 levels, the first twice
     c = smp.counters
-    assert (c.unet_forward, c.unet_backward) == (steps, steps)  # literal: 2x forwards
-    assert c.encoder_forward == steps + 2  # literal: 5 per step
+    b = len(src)  # counted per image
+    assert (c.unet_forward, c.unet_backward) == (steps * b, steps * b)  # literal: 2x forwards
+    assert c.encoder_forward == (steps + 2) * b  # literal: 5 per step
 
 
 def test_a_batch_equals_its_images_alone_in_the_loss_gradient(nets):
@@ -168,7 +169,7 @@ def test_fast_mode_needs_no_unet_backward_and_few_forwards(nets):
     smp = _sampler(nets, mode="fast", fast_steps=4)
     src, trg, m = _inputs()
     smp.sample(src, trg, m, "diffuseit_m", torch.Generator().manual_seed(0))
-    assert smp.counters.unet_forward == 4 and smp.counters.unet_backward == 0
+    assert smp.counters.unet_forward == 4 * len(src) and smp.counters.unet_backward == 0
 
 
 @pytest.mark.parametrize("mode", ["exact", "fast"])
