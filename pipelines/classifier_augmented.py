@@ -50,8 +50,8 @@ def main() -> None:
     man = pd.read_csv(c.manifest)
     tr_name, va_name, te_name = c.splits
     size = c.model.image_size
-    d = load_split_squares(man, c.splits, size)  # normalisation: real train images only
-    sq, y, g, norm = d.squares, d.grades, d.groups, d.norm
+    data = load_split_squares(man, c.splits, size)  # normalisation: real train images only
+    sq, y, g, norm = data.squares, data.grades, data.groups, data.norm
     base = load_classifier_dir(Path(c.out_dir))
     base_proba = predict_proba(base.model, base.norm.apply(*sq[te_name]))
     base_pred = grades_from_proba(base_proba, c.presence_gate)
@@ -80,7 +80,7 @@ def main() -> None:
             import mlflow
 
             model, rec = train_classifier(
-                *xs, ys, d.val(va_name), c.model, tp, norm=norm,
+                *xs, ys, data.val(va_name), c.model, tp, norm=norm,
                 gate=c.presence_gate, on_epoch=lambda ep, h: mlflow.log_metrics(
                     {k: h[k] for k in ("loss", "val_macro_f1")}, step=ep + 1))
             proba = predict_proba(model, norm.apply(*sq[te_name]))
@@ -89,18 +89,18 @@ def main() -> None:
                              g[va_name], gate=c.presence_gate, n_boot=0)
             lo, hi = paired_difference(y[te_name], grades_from_proba(proba, c.presence_gate),
                                        base_pred, g[te_name], c.bootstrap, 0)
-            d = r["macro_f1"] - results[base_name]["macro_f1"]
+            diff = r["macro_f1"] - results[base_name]["macro_f1"]
             mlflow.log_metrics({"test_macro_f1": r["macro_f1"], "val_macro_f1": r_val["macro_f1"],
                                 "test_macro_f1_lo": r["macro_f1_ci"][0],
                                 "test_macro_f1_hi": r["macro_f1_ci"][1],
-                                "difference_vs_real_only": d, "difference_lo": lo,
+                                "difference_vs_real_only": diff, "difference_lo": lo,
                                 "difference_hi": hi})
             mlflow.log_dict(r, "evaluation.json")
         results[name] = r
-        diffs[name] = (d, lo, hi, extra_n, r_val["macro_f1"])
+        diffs[name] = (diff, lo, hi, extra_n, r_val["macro_f1"])
         metrics.update({f"{variant}_test_macro_f1": round(r["macro_f1"], 4),
                         f"{variant}_test_macro_f1_ci": [round(v, 4) for v in r["macro_f1_ci"]],
-                        f"{variant}_difference": round(d, 4),
+                        f"{variant}_difference": round(diff, 4),
                         f"{variant}_difference_ci": [round(lo, 4), round(hi, 4)],
                         f"{variant}_val_macro_f1": round(r_val["macro_f1"], 4),
                         f"{variant}_augmented_images": extra_n})
