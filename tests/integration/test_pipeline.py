@@ -54,7 +54,7 @@ def work(tmp_path_factory, repo):
     params["diffusion"]["train"].update(epochs=1, batch_size=8)
     params["guidance"]["train"].update(dim=32, depth=1, heads=2, epochs=1, batch_size=8)
     params["augment"].update(batch_size=2)
-    params["augment"]["pairs"].update(n_pairs=4, rounds=2)
+    params["augment"]["pairs"].update(n_pairs=4, rounds=2, more_severe=False)  # 17 train images
     params["augment"]["sampler"].update(respacing=20, skip=8, fast_steps=2)
     params["augment"]["eval"].update(pairs=2, masks=["zeros"], kid_subset=2, kid_subsets=2,
                                      contact_rows=1)
@@ -101,12 +101,31 @@ def test_repro_push_pull_and_mlflow(work):
     # promote: the first versions become champions, each decision audited
     client = MlflowClient()
     for name in ("scalpvision-hair-segmenter", "scalpvision-alopecia",
-                 "scalpvision-scalp-classifier", "scalpvision-scalp-gate"):
+                 "scalpvision-scalp-classifier", "scalpvision-scalp-gate",
+                 "scalpvision-diffusion-unet"):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     from scalpvision.ops.promotion import read_audit
     import json
     audit = read_audit(dst / "registry/promotions.jsonl")
-    assert [a["promoted"] for a in audit] == [True, True, True, True]
+    assert [a["promoted"] for a in audit] == [True] * 5
+    # augmentation: the sets and their manifests, one MLflow run per generation run, the loop
+    import pandas as pd
+    for method in ("diffuseit_m", "diffuseit"):
+        m = pd.read_csv(dst / "data/augment/sets" / method / "manifest.csv")
+        assert list(m.columns[:6]) == ["source", "target", "dandruff", "sebum", "erythema", "path"]
+        assert len(m) and all((dst / "data/augment/sets" / method / p).is_file() for p in m.path)
+        assert (m.method == method).all()
+    aug = runs[(runs["tags.table"] == "augment")
+               & runs["tags.mlflow.runName"].str.startswith("augment_")]
+    assert {"augment_diffuseit_m", "augment_diffuseit", "augment_sdedit"} <= set(
+        aug["tags.mlflow.runName"])
+    assert aug["metrics.hair_dice"].between(0, 1).all()
+    assert (dst / "reports/augment/contact_sheet.jpg").is_file()
+    loop = json.loads((dst / "metrics/classifier_augmented.json").read_text())
+    for v in ("diffuseit_m", "diffuseit"):
+        lo, hi = loop[f"{v}_difference_ci"]
+        assert -1 <= lo <= hi <= 1 and loop[f"{v}_augmented_images"] == len(pd.read_csv(
+            dst / "data/augment/sets" / v / "manifest.csv"))
     # classifier: CNN, classical baseline and majority, each a run of the Table 2 comparison
     cls = runs[runs["tags.table"] == "classifier"]
     assert set(cls["tags.model_kind"]) == {"four_head_cnn", "colour_texture_gbm", "majority_class"}
