@@ -18,6 +18,10 @@ WHERE = [
     ("Scalp conditions", "reports/classifier/table.md (CNN vs classical GBM vs majority, Table 2 "
                          "with 95 % intervals; real-frame AUC); models/classifier/"),
     ("Scalp gate", "reports/scalp_gate/table.md (both error rates, per kind); models/scalp_gate/"),
+    ("Augmentation", "reports/augment/table.md + contact_sheet.jpg (DiffuseIT-M vs baselines); "
+                     "data/augment/sets/<method>/ (images + manifest.csv)"),
+    ("Augmented classifier", "reports/classifier_augmented/table.md (does augmentation help? "
+                             "Table 2 with paired intervals)"),
     ("Registry", "MLflow registered models @champion (below); every promotion decision in "
                  "registry/promotions.jsonl"),
     ("Run comparison", "reports/compare/compare.md + plots (.venv/bin/scalpvision compare)"),
