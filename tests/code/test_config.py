@@ -80,8 +80,8 @@ def test_unknown_section_missing_file_and_section(tmp_path, repo):
         load_params(_write(tmp_path, data))
     with pytest.raises(ConfigError, match="not found"):
         load_params(tmp_path / "nope.yaml")
-    with pytest.raises(ConfigError, match="no section 'diffusion'"):
-        load_params(repo / "params.yaml").diffusion
+    with pytest.raises(ConfigError, match="no section 'scale_out'"):
+        load_params(repo / "params.yaml").scale_out
 
 
 def test_paper_profile_is_an_overlay_at_load_time(repo, tmp_path):
