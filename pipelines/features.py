@@ -15,6 +15,7 @@ from scalpvision.features.accuracy import errors_by_width, grid_summary, image_e
 from scalpvision.features.table import SETTINGS_FILE, feature_settings, hair_features
 from scalpvision.features.thickness import measure_thickness
 from scalpvision.io import ImageReadError, read_image, read_mask
+from scalpvision.segmentation.area import analysed_area
 from scalpvision.segmentation.baselines import otsu_threshold
 from scalpvision.segmentation.batch import SELECTED
 from scalpvision.ops.tracking import stage_run
@@ -50,9 +51,12 @@ def main() -> None:
             row = {"image_id": r.image_id, "path": r.path, "split": r.split, "group": r.group,
                    **{k: getattr(r, k) for k in LABELS if hasattr(r, k)}, "mask": str(mpath)}
             try:
-                row.update(hair_features(read_mask(mpath), p.um_per_px, p.vellus_um, count=count))
+                image = read_image(r.path)
+                area = analysed_area(image).mask  # the segmenter's masks lie inside it
+                row.update(hair_features(read_mask(mpath), p.um_per_px, p.vellus_um,
+                                         count=count, area=area))
                 if p.baseline_otsu:
-                    w = measure_thickness(otsu_threshold(read_image(r.path))).widths
+                    w = measure_thickness(otsu_threshold(image)).widths
                     row["otsu_mean_width"] = float(w.mean()) if len(w) else 0.0
                 truth = getattr(r, "mask_path", None)
                 if isinstance(truth, str) and truth:

@@ -77,7 +77,7 @@ class ServedAlopecia:
     """Role ``alopecia``: the hair features of ``ctx["mask"]`` (measured with the settings
     the model was trained with) and the grade 0-3 with its probabilities."""
 
-    def __init__(self, model_path: Path, um_per_px: float = 0.0):
+    def __init__(self, model_path: Path, um_per_px: float = 0.0, vellus_um: float = 40.0):
         import mlflow.sklearn
         from mlflow.models import Model
 
@@ -90,24 +90,32 @@ class ServedAlopecia:
         names = getattr(self.model, "feature_names_in_", None)
         self.feature_names = list(names) if names is not None else \
             ["length", "iqr_mean", "iqr_median", "mean", "median", "hair_count"]
-        self.um_per_px = um_per_px
+        self.um_per_px, self.vellus_um = um_per_px, vellus_um
         self._lock = threading.Lock()
 
-    def features(self, mask, um_per_px: float | None = None) -> dict:
-        from scalpvision.features.table import hair_features
+    def features(self, mask, um_per_px: float | None = None, area=None) -> dict:
+        from scalpvision.features.table import hair_features, per_hair_table, trace
         from scalpvision.serve.upload import InputError
 
         cal = self.um_per_px if um_per_px is None else um_per_px
         if cal < 0:
             raise InputError(f"um_per_px must be >= 0 (0 = uncalibrated), got {cal}", 422)
-        f = hair_features(mask, cal, count=self.count)
+        if area is not None:
+            mask = mask & area
+        t = trace(mask, self.count)
+        f = hair_features(mask, cal, self.vellus_um, count=self.count, area=area, hairs=t)
         out = {"hair_count": int(f["hair_count"]), "width_samples": int(f["length"]),
                "mean_width_px": f["mean"], "median_width_px": f["median"],
+               "hair_mean_width_px": f["hair_mean_width"],
+               "hair_median_width_px": f["hair_median_width"],
+               "analysed_share": f["analysed_share"],
                "iqr_mean_width_px": f["iqr_mean"], "iqr_median_width_px": f["iqr_median"],
                "calibrated": cal > 0, "um_per_px": cal}
         if cal > 0:
             out.update({k: f[k] for k in ("density_per_cm2", "mean_width_um",
                                           "median_width_um", "vellus_share")})
+        out["hairs"] = [{k: (None if isinstance(v, float) and v != v else v) for k, v in h.items()}
+                        for h in per_hair_table(t, cal, self.vellus_um)]
         out["_paper_features"] = {k: f[k] for k in self.feature_names}
         return out
 
@@ -125,14 +133,15 @@ class ServedAlopecia:
                 "features": {k: float(paper_features[k]) for k in self.feature_names}}
 
     def answer(self, ctx):
-        feats = self.features(ctx["mask"], ctx.get("um_per_px"))
+        feats = self.features(ctx["mask"], ctx.get("um_per_px"), ctx.get("area"))
         grade = self.grade(feats.pop("_paper_features"))
         return {"hair_features": feats, "alopecia": grade}, {}
 
 
 KIND = register_kind(ModelKind(
     name="alopecia", log=log_alopecia, evaluate=evaluate_alopecia,
-    serve=lambda path, params: ServedAlopecia(path, params.serve.um_per_px),
+    serve=lambda path, params: ServedAlopecia(path, params.serve.um_per_px,
+                                                params.features.vellus_um),
     pip_packages=("scikit-learn", "skops", "numpy", "pandas"),
     reads=("alopecia",),
     description="hair features of M -> gradient boosting -> grade 0-3"))

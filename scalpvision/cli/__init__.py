@@ -300,6 +300,8 @@ def cmd_classify(args) -> int:
 def _features_args(ap):
     ap.add_argument("masks", nargs="+", help="hair mask PNGs and/or folders")
     ap.add_argument("--out", required=True, help="CSV to write (one row per mask)")
+    ap.add_argument("--per-hair", metavar="CSV", help="also write one row per hair (mask, "
+                    "strand, length, width, angle; µm and vellus/terminal when calibrated)")
     ap.add_argument("--um-per-px", type=float, help="calibration: adds density per cm², "
                     "widths in µm, vellus share (default: features.um_per_px)")
     ap.add_argument("--vellus-um", type=float, help="default: features.vellus_um")
@@ -315,7 +317,7 @@ def cmd_features(args) -> int:
     from tqdm import tqdm
 
     from scalpvision.errors import BadInputError
-    from scalpvision.features.table import hair_features
+    from scalpvision.features.table import hair_features, per_hair_table, trace
     from scalpvision.io import ImageReadError, list_images, read_mask
 
     f = _params(args, {"um_per_px": "features.um_per_px", "vellus_um": "features.vellus_um",
@@ -325,21 +327,28 @@ def cmd_features(args) -> int:
     if not files:
         raise BadInputError(f"no mask images found in {', '.join(args.masks)}")
     count = f.count
-    rows, bad = [], []
+    rows, hairs, bad = [], [], []
     for path in tqdm(files, unit="mask"):
         try:
             m = read_mask(path)
         except ImageReadError as exc:
             bad.append(str(exc))
             continue
+        t = trace(m, count)
         rows.append({"mask": str(path), "image_id": path.stem,
-                     **hair_features(m, f.um_per_px, f.vellus_um, count=count)})
+                     **hair_features(m, f.um_per_px, f.vellus_um, count=count, hairs=t)})
+        hairs += [{"mask": str(path), "image_id": path.stem, **h}
+                  for h in per_hair_table(t, f.um_per_px, f.vellus_um)]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(args.out, index=False)
+    if args.per_hair:
+        Path(args.per_hair).parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(hairs).to_csv(args.per_hair, index=False)
     for b in bad:
         print(f"unreadable: {b}", file=sys.stderr)
     print(json.dumps({"masks": len(files), "rows": len(rows), "unreadable": len(bad),
-                      "out": args.out}))
+                      "out": args.out, **({"hairs": len(hairs), "per_hair": args.per_hair}
+                                          if args.per_hair else {})}))
     return 0
 
 

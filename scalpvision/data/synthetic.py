@@ -71,6 +71,21 @@ class SessionStyle:
         )
 
 
+@dataclass(frozen=True)
+class RenderShift:
+    """Distribution shifts of the built-in renderer (the generality suite's renderings;
+    ``None`` fields keep the built-in distribution). Widths in px."""
+
+    terminal_width: tuple[float, float] | None = None  # terminal hair width range
+    lying_hairs: tuple[int, int] | None = None  # hairs lying across the frame, edge to edge
+    lying_length: tuple[float, float] = (700.0, 1100.0)
+    bundle_share: float = 0.0  # hairs given a mate at a shallow angle (dense crossings)
+    bundle_angle_deg: float = 10.0
+    taper_share: float = 0.0  # hairs whose last 30 % narrows to 35 % of the width
+    shine: float = 0.35  # specular streak strength, up to
+    blur_sigma: float | None = None  # replaces the session's defocus
+
+
 @dataclass
 class RenderedScalp:
     """One rendered image. ``image``: (H, W, 3) uint8 RGB; ``mask``: (H, W) bool hair mask;
@@ -115,8 +130,11 @@ def _hair_centerline(rng, start_xy, angle, length, curl) -> np.ndarray:
     return _bezier(start_xy, ctrl, end, n)
 
 
-def _distance_to_polyline(px: np.ndarray, py: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """Euclidean distance of points (px, py) (each (P,)) to a polyline ``pts`` (S+1, 2) xy."""
+def _distance_to_polyline(px: np.ndarray, py: np.ndarray, pts: np.ndarray,
+                          half: np.ndarray | None = None) -> np.ndarray:
+    """Euclidean distance of points (px, py) (each (P,)) to a polyline ``pts`` (S+1, 2) xy;
+    with ``half`` ((S+1,) half-widths at the vertices) the signed distance to the edge of a
+    stroke whose width varies linearly along each segment."""
     a, b = pts[:-1], pts[1:]  # (S, 2)
     ab = b - a
     ab2 = np.maximum((ab**2).sum(1), 1e-12)
@@ -125,15 +143,19 @@ def _distance_to_polyline(px: np.ndarray, py: np.ndarray, pts: np.ndarray) -> np
     t = np.clip((apx * ab[None, :, 0] + apy * ab[None, :, 1]) / ab2[None], 0, 1)
     dx = apx - t * ab[None, :, 0]
     dy = apy - t * ab[None, :, 1]
-    return np.sqrt((dx * dx + dy * dy).min(1))
+    if half is None:
+        return np.sqrt((dx * dx + dy * dy).min(1))
+    local = half[None, :-1] + t * (half[None, 1:] - half[None, :-1])  # (P, S)
+    return (np.sqrt(dx * dx + dy * dy) - local).min(1)
 
 
-def _draw_hair(img, mask, pts, width, color, opacity, shine, rng) -> int:
+def _draw_hair(img, mask, pts, width, color, opacity, shine, rng, taper: float = 1.0) -> int:
     """Composite one hair into ``img`` (float32 RGB) and ``mask`` (bool) in place.
 
     The hair covers every pixel whose centre lies within width/2 of the centreline, so the
     mask's width is the hair's true width at any angle; edges are anti-aliased in the image
-    only. Returns the number of visible mask pixels it added or covered.
+    only. ``taper`` < 1 narrows the last 30 % of the hair linearly to ``taper`` x width.
+    Returns the number of visible mask pixels it added or covered.
     """
     h, w = mask.shape
     pad = width / 2 + 2
@@ -150,8 +172,17 @@ def _draw_hair(img, mask, pts, width, color, opacity, shine, rng) -> int:
     if len(xs) == 0:
         return 0
     gx, gy = xs + x0, ys + y0
-    dist = _distance_to_polyline(gx.astype(np.float32), gy.astype(np.float32), pts.astype(np.float32))
     half = width / 2
+    if taper < 1.0:
+        prof = np.ones(len(pts), np.float32)
+        k = max(2, int(0.3 * len(pts)))
+        prof[-k:] = np.linspace(1, taper, k)
+        sd = _distance_to_polyline(gx.astype(np.float32), gy.astype(np.float32),
+                                   pts.astype(np.float32), (half * prof).astype(np.float32))
+        dist = sd + half  # the edge where the tip narrows lies nearer the centre
+    else:
+        dist = _distance_to_polyline(gx.astype(np.float32), gy.astype(np.float32),
+                                     pts.astype(np.float32))
     alpha = np.clip(half + 0.5 - dist, 0, 1) * opacity
     keep = alpha > 0
     gx, gy, dist, alpha = gx[keep], gy[keep], dist[keep], alpha[keep]
@@ -226,8 +257,9 @@ def _blob(img, cx, cy, rx, ry, angle, color, alpha, softness, rng) -> None:
 
 def render_scalp(values: dict[str, int], rng: np.random.Generator,
                  style: SessionStyle | None = None, width: int = 640,
-                 height: int = 480) -> RenderedScalp:
-    """Render one microscopic scalp image for the six AI-Hub ``values`` (each 0-3).
+                 height: int = 480, shift: RenderShift | None = None) -> RenderedScalp:
+    """Render one microscopic scalp image for the six AI-Hub ``values`` (each 0-3);
+    ``shift`` moves the hair distributions (the default draws exactly the built-in set).
 
     Returns a :class:`RenderedScalp` with ``image`` (H, W, 3) uint8 RGB, ``mask`` (H, W) bool
     and the per-hair ground truth. Deterministic for a given generator state.
@@ -309,18 +341,40 @@ def render_scalp(values: dict[str, int], rng: np.random.Generator,
         edge = rng.uniform([-60, -60], [w + 60, h + 60])
         starts.append((edge, float(np.arctan2(h / 2 - edge[1], w / 2 - edge[0])
                                    + rng.normal(0, 0.5))))
-    for start, angle in starts:
+    lengths: dict[int, float] = {}
+    if shift is not None and shift.lying_hairs is not None:  # long hairs crossing the frame
+        for _ in range(int(rng.integers(*shift.lying_hairs, endpoint=True))):
+            c = rng.uniform([0.15 * w, 0.15 * h], [0.85 * w, 0.85 * h])
+            a = float(rng.uniform(0, 2 * np.pi))
+            ln = float(rng.uniform(*shift.lying_length))
+            lengths[len(starts)] = ln
+            starts.append((c - ln / 2 * np.array([np.cos(a), np.sin(a)]), a))
+    if shift is not None and shift.bundle_share > 0:  # mates at a shallow angle
+        for j in np.nonzero(rng.uniform(size=len(starts)) < shift.bundle_share)[0]:
+            st, a = starts[j]
+            lengths[len(starts)] = lengths.get(int(j), 0.0)
+            starts.append((st + rng.normal(0, 6, 2),
+                           a + np.radians(rng.uniform(-1, 1) * shift.bundle_angle_deg)))
+    for i, (start, angle) in enumerate(starts):
         hw, vellus = _hair_width(rng, grade6)
+        if shift is not None and shift.terminal_width is not None and not vellus:
+            hw = float(rng.uniform(*shift.terminal_width))
         length = rng.uniform(60, 220) if vellus else rng.uniform(160, 650)
+        length = lengths.get(i) or length
         pts = _hair_centerline(rng, start, angle, length, rng.normal(0, 0.15))
         colour = _hair_colour(rng, style, vellus)
+        taper = 1.0
+        if shift is not None and rng.uniform() < shift.taper_share:
+            taper = 0.35
+        shine = (shift.shine if shift is not None else 0.35)
         before = mask.sum()
         vis = _draw_hair(img, mask, pts, hw, colour, 0.75 if vellus else 0.97,
-                         rng.uniform(0, 0.35) * (not vellus), rng)
+                         rng.uniform(0, shine) * (not vellus), rng, taper)
         new_px = int(mask.sum() - before)
         seg = np.diff(pts, axis=0)
+        true_w = hw if taper == 1.0 else hw * (0.7 + 0.15 * (1 + taper))  # mean along the hair
         hairs.append({
-            "width_px": round(hw, 3), "length_px": round(float(np.hypot(*seg.T).sum()), 1),
+            "width_px": round(true_w, 3), "length_px": round(float(np.hypot(*seg.T).sum()), 1),
             "angle_deg": round(float(np.degrees(np.arctan2(seg[:, 1].sum(), seg[:, 0].sum()))), 1),
             "visible_px": vis, "new_px": new_px, "vellus": vellus,
             "counted": vis >= max(20, 3 * hw),
@@ -342,7 +396,8 @@ def render_scalp(values: dict[str, int], rng: np.random.Generator,
         rr = np.sqrt(((xx - w / 2) / (0.62 * w)) ** 2 + ((yy - h / 2) / (0.62 * w)) ** 2)
         vig = vig * np.clip((1.0 - rr) / 0.12 + 0.15, 0.15, 1)
     img = img * vig[..., None] * np.array(style.white_balance, np.float32)[None, None]
-    if style.blur_sigma > 0:
-        img = cv2.GaussianBlur(img, (0, 0), style.blur_sigma)
+    blur = style.blur_sigma if shift is None or shift.blur_sigma is None else shift.blur_sigma
+    if blur > 0:
+        img = cv2.GaussianBlur(img, (0, 0), blur)
     img = img + rng.normal(0, style.noise_sigma, img.shape).astype(np.float32)
     return RenderedScalp(np.clip(img + 0.5, 0, 255).astype(np.uint8), mask, hairs)

@@ -51,12 +51,13 @@ def grid_summary(grid: pd.DataFrame) -> pd.DataFrame:
 
 def image_errors(df: pd.DataFrame, prefix: str) -> dict[str, float]:
     """Count MAE / relative error and mean-width error of features ``{prefix}hair_count`` and
-    ``{prefix}mean`` against ``gt_hair_count`` / ``gt_mean_width_px`` (rows with truth only)."""
+    ``{prefix}hair_mean_width`` (per hair) against ``gt_hair_count`` / ``gt_mean_width_px``
+    (the mean of the drawn hairs' widths, also per hair; rows with truth only)."""
     d = df.dropna(subset=["gt_hair_count", f"{prefix}hair_count"])
     if d.empty:
         return {}
     cnt_err = d[f"{prefix}hair_count"] - d.gt_hair_count
-    w_err = d[f"{prefix}mean"] - d.gt_mean_width_px
+    w_err = d[f"{prefix}hair_mean_width"] - d.gt_mean_width_px
     return {"images": int(len(d)),
             "count_mae": float(cnt_err.abs().mean()),
             "count_rel_error": float(cnt_err.abs().sum() / max(d.gt_hair_count.sum(), 1)),

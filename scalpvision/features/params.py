@@ -13,11 +13,20 @@ COUNT_METHODS = ("strands", "hough")
 class StrandParams:
     # shorter strands are crossing fragments (px); chosen on the train split (docs/decisions.md)
     min_strand_length: int
+    continue_angle_deg: float  # pair branches that leave a crossing this close to opposite
+    junction_scale: float  # crossing disc: this many local radii, at least junction_radius px
+    bridge_scale: float  # a branch between two crossings shorter than this many radii: overlap
     min_area: int = 150
-    junction_radius: int = 3  # junction pixels closer than this form one crossing
-    direction_radius: float = 14.0  # branch pixels this close to a junction give its direction
-    continue_angle_deg: float = 40.0  # pair branches that leave a junction this close to opposite
-    spur_length: int = 20  # a branch from a junction to a free tip shorter than this is a spur
+    junction_radius: int = 3  # px
+    direction_radius: float = 14.0  # px: branch pixels this near its end give its direction, or
+    direction_scale: float = 4.0  # ... this many radii when more
+    spur_length: int = 20  # px: a junction-to-tip branch shorter than this is a spur, or ...
+    spur_scale: float = 3.0  # ... shorter than this many radii at its junction
+    gap_px: float = 12.0  # px: facing free tips this close are one hair broken in two, or ...
+    gap_scale: float = 3.0  # ... this many radii when more
+    gap_angle_deg: float = 25.0  # both tips point at each other within this angle
+    clear_scale: float = 1.5  # no width sample this many radii (+2 px) from crossings, tips, edge
+    merged_ratio: float = 1.4  # samples wider than this x the hair's median: merged stretches
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,19 @@
 """Per-image hair features (paper Table 7): number of width samples, mean and median width,
-IQR-filtered mean and median, hair count - plus, when ``um_per_px`` is known, density per cm²,
-widths in µm and the vellus/terminal share by a width cut-off (TrichoScan-style, 40 µm)."""
+IQR-filtered mean and median, hair count - plus the per-hair mean and median width, the
+analysed share of the frame, and, when ``um_per_px`` is known, density per cm² of analysed
+area, widths in µm and the vellus/terminal share by a width cut-off (TrichoScan-style, 40 µm).
+
+Width samples are single-hair samples (:mod:`scalpvision.features.strands`): ``mean`` /
+``median`` are per unit length (the samples are spaced along the hairs), ``hair_mean_width`` /
+``hair_median_width`` per hair (each hair's width once)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from scalpvision.features.count import CountParams, count_hairs
-from scalpvision.features.thickness import ThicknessParams, measure_thickness
+from scalpvision.features.count import CountParams, count_hough, hough_segments
+from scalpvision.features.strands import HairTrace, trace_hairs
+from scalpvision.features.thickness import ThicknessParams
 from scalpvision.morphology import Components, skeletonize
 
 PAPER_FEATURES = ("length", "iqr_mean", "iqr_median", "mean", "median", "hair_count")
@@ -41,28 +47,62 @@ def iqr_filter(widths: np.ndarray) -> np.ndarray:
     return widths[(widths >= q1 - 1.5 * iqr) & (widths <= q3 + 1.5 * iqr)]
 
 
-def hair_features(mask: np.ndarray, um_per_px: float = 0.0, vellus_um: float = 40.0, *,
-                  count: CountParams,
-                  thickness: ThicknessParams = ThicknessParams()) -> dict[str, float]:
-    """Feature dict for one (H, W) bool hair mask; an empty mask gives zeros, never NaN."""
-    # one labelling and one thinning serve thickness and count (each keeps its own components)
+def per_hair_table(trace: HairTrace, um_per_px: float = 0.0, vellus_um: float = 40.0
+                   ) -> list[dict]:
+    """One row per counted hair: strand, length_px, width_px, samples, angle_deg, x, y, and
+    with a calibration length_um, width_um and class (vellus | terminal by ``vellus_um``)."""
+    rows = []
+    for h in trace.hairs:
+        row = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in h.items()}
+        if um_per_px > 0:
+            wu = h["width_px"] * um_per_px
+            row.update(length_um=round(h["length_px"] * um_per_px, 1),
+                       width_um=round(wu, 2) if np.isfinite(wu) else float("nan"),
+                       **{"class": "vellus" if wu < vellus_um else "terminal"})
+        rows.append(row)
+    return rows
+
+
+def trace(mask: np.ndarray, count: CountParams,
+          thickness: ThicknessParams = ThicknessParams()) -> HairTrace:
+    """The strands of one (H, W) bool mask (one labelling and one thinning)."""
     comps = Components.of(mask)
     m = comps.at_least(min(thickness.min_area, count.strands.min_area))
-    skel = skeletonize(m, comps)
-    w = measure_thickness(m, thickness, skel, comps).widths
+    return trace_hairs(m, count.strands, thickness, skeletonize(m, comps), comps)
+
+
+def hair_features(mask: np.ndarray, um_per_px: float = 0.0, vellus_um: float = 40.0, *,
+                  count: CountParams, area: np.ndarray | None = None,
+                  thickness: ThicknessParams = ThicknessParams(),
+                  hairs: HairTrace | None = None) -> dict[str, float]:
+    """Feature dict for one (H, W) bool hair mask; an empty mask gives zeros, never NaN.
+    ``area``: the analysed area ((H, W) bool, :func:`~scalpvision.segmentation.area.
+    analysed_area`); hair outside it is ignored and densities are per analysed area.
+    ``hairs``: the mask's :func:`trace`, when the caller has it."""
+    if area is not None:
+        mask = mask & area
+    t = hairs if hairs is not None else trace(mask, count, thickness)
+    w = t.sample_widths
     f = iqr_filter(w)
+    per_hair = np.array([h["width_px"] for h in t.hairs], float)
+    per_hair = per_hair[np.isfinite(per_hair)]
+    n = float(t.count)
+    if count.method == "hough":
+        n = float(count_hough(hough_segments(mask, count), count))
     feats = {
         "length": float(len(w)),
         "iqr_mean": float(f.mean()) if len(f) else 0.0,
         "iqr_median": float(np.median(f)) if len(f) else 0.0,
         "mean": float(w.mean()) if len(w) else 0.0,
         "median": float(np.median(w)) if len(w) else 0.0,
-        "hair_count": float(count_hairs(m, count, skel, comps)),
+        "hair_count": n,
+        "hair_mean_width": float(per_hair.mean()) if len(per_hair) else 0.0,
+        "hair_median_width": float(np.median(per_hair)) if len(per_hair) else 0.0,
+        "analysed_share": float(area.mean()) if area is not None else 1.0,
     }
     if um_per_px > 0:
-        h, wd = mask.shape
-        area_cm2 = h * wd * (um_per_px * 1e-4) ** 2
-        wu = w * um_per_px
+        area_cm2 = max(feats["analysed_share"] * mask.size, 1) * (um_per_px * 1e-4) ** 2
+        wu = per_hair * um_per_px
         feats.update({
             "density_per_cm2": feats["hair_count"] / area_cm2,
             "mean_width_um": float(wu.mean()) if len(wu) else 0.0,

@@ -29,11 +29,13 @@ from scalpvision.morphology import Components, box_nms_points, skeletonize
 
 @dataclass
 class ThicknessResult:
-    """``widths`` (K,) float px; ``centers_xy`` (K, 2); ``angles_deg`` (K,) hair direction."""
+    """``widths`` (K,) float px; ``centers_xy`` (K, 2) the boxes' mean points; ``angles_deg``
+    (K,) hair direction; ``anchors_xy`` (K, 2) int, the skeleton pixel each box is centred on."""
 
     widths: np.ndarray
     centers_xy: np.ndarray
     angles_deg: np.ndarray
+    anchors_xy: np.ndarray
 
 
 def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
@@ -53,7 +55,7 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
     lab = comps.labels[ys, xs]
     ok = np.bincount(lab, minlength=len(comps.stats))[lab] >= p.min_skeleton_area
     ys, xs = ys[ok], xs[ok]
-    empty = ThicknessResult(np.zeros(0), np.zeros((0, 2)), np.zeros(0))
+    empty = ThicknessResult(np.zeros(0), np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2), int))
     if len(xs) == 0:
         return empty
     pts = np.stack([xs, ys], 1).astype(np.float64)
@@ -78,6 +80,7 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
     sxx, syy, sxy = np.bincount(o, x * x, k), np.bincount(o, y * y, k), np.bincount(o, x * y, k)
     ok = n >= p.min_box_pixels
     n, sx, sy, sxx, syy, sxy = (a[ok] for a in (n, sx, sy, sxx, syy, sxy))
+    anchors = centres[ok].astype(int)
     if len(n) == 0:
         return empty
     mx, my = sx / n, sy / n  # eq. (4): mean point of the hair pixels in the box
@@ -86,7 +89,8 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
     mean_xy = np.stack([mx, my], 1)
     width = cross_section_widths(m, mean_xy, theta, p)
     good = np.isfinite(width)
-    return ThicknessResult(width[good], mean_xy[good], np.degrees(theta[good]) % 180)
+    return ThicknessResult(width[good], mean_xy[good], np.degrees(theta[good]) % 180,
+                           anchors[good])
 
 
 def cross_section_widths(mask: np.ndarray, centres_xy: np.ndarray, theta: np.ndarray,

@@ -79,7 +79,8 @@ def segmentation_metrics(avg: dict[str, dict[str, float]]) -> dict[str, float]:
 
 
 class ServedSegmenter:
-    """Role ``segmenter``: adds ``mask`` (M, (H, W) bool) to the context."""
+    """Role ``segmenter``: adds ``mask`` (M, (H, W) bool) and ``area`` (the analysed area,
+    (H, W) bool) to the context."""
 
     def __init__(self, model_path: Path):
         from scalpvision.segmentation.store import load_logged_segmenter
@@ -97,13 +98,16 @@ class ServedSegmenter:
         from scalpvision.serve.upload import png_b64
         from scalpvision.viz import overlay_mask
 
+        from scalpvision.segmentation.area import analysed_area
+
         t0 = time.perf_counter()
         mask = ctx["mask"] if "mask" in ctx else self.mask(ctx["rgb"])
-        out = {"hair_fraction": float(mask.mean()),
+        area = analysed_area(ctx["rgb"])
+        out = {"hair_fraction": float(mask.mean()), **area.summary(),
                "mask_png": png_b64(mask.astype(np.uint8) * 255),
                "overlay_png": png_b64(overlay_mask(ctx["rgb"], mask, (0, 255, 64), 0.55)),
                "seconds": round(time.perf_counter() - t0, 3)}
-        return {"segmentation": out}, {"mask": mask}
+        return {"segmentation": out}, {"mask": mask, "area": area.mask}
 
 
 KIND = register_kind(ModelKind(

@@ -5,6 +5,10 @@ The M̂ of the AND may be binarised at its own, lower threshold (``ensemble_thre
 refiner is the precise part, and the AND then only vetoes what U²-Net is sure is not hair
 instead of also cutting the faint hairs it is unsure of. The paper uses one threshold (0.5).
 
+Before any of it, the frame's analysed area (:mod:`scalpvision.segmentation.area`: the field
+of view minus capture-software graphics) is found; U²-Net's output is zeroed outside it, so no
+prompt, no refined pixel and no hair of M lies on a status strip or overlay circle.
+
 An optional last step (:mod:`scalpvision.segmentation.boundary`, not in the paper) sets the
 pixels along M's edge by the nearer local colour, hair or scalp; ``ensembled`` keeps the AND
 before it, so the evaluation reports both."""
@@ -20,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from scalpvision.morphology import binarize, remove_small_components
+from scalpvision.segmentation.area import AnalysedArea, analysed_area
 from scalpvision.segmentation.boundary import refine_boundary
 from scalpvision.segmentation.inference import predict_prob
 from scalpvision.segmentation.params import BoundaryParams, EnsembleParams, PromptParams
@@ -44,6 +49,7 @@ class SegmentationResult:
     final: np.ndarray  # M
     gate: np.ndarray  # the M̂ of the AND (``coarse`` unless ensemble_threshold differs)
     ensembled: np.ndarray  # M̂ AND M_AP before the boundary step (``final`` when it is off)
+    area: AnalysedArea | None = None  # the analysed area every mask above lies in
     seconds: dict = field(default_factory=dict)
 
 
@@ -106,6 +112,10 @@ class HairSegmenter:
 
     def _finish(self, image: np.ndarray, prob: np.ndarray, t: dict) -> SegmentationResult:
         pp = self.prompt_params
+        t0 = time.perf_counter()
+        area = analysed_area(image)
+        prob = np.where(area.mask, prob, 0).astype(prob.dtype)
+        t["area"] = time.perf_counter() - t0
 
         def mhat(threshold: float) -> np.ndarray:
             return remove_small_components(binarize(prob, threshold), pp.min_area)
@@ -122,5 +132,6 @@ class HairSegmenter:
         if self.ensemble_threshold not in (None, pp.threshold):
             gate = mhat(self.ensemble_threshold)
         ensembled, final = self.combine(image, gate, refined)
+        final = final & area.mask  # the boundary step may grow M by a few px
         t["ensemble"] = time.perf_counter() - t0
-        return SegmentationResult(prob, coarse, prompts, refined, final, gate, ensembled, t)
+        return SegmentationResult(prob, coarse, prompts, refined, final, gate, ensembled, area, t)
