@@ -15,11 +15,12 @@ class StrandParams:
     min_strand_length: int
     continue_angle_deg: float  # pair branches that leave a crossing this close to opposite
     junction_scale: float  # crossing disc: this many local radii, at least junction_radius px
-    bridge_scale: float  # a branch between two crossings shorter than this many radii: overlap
+    bridge_scale: float  # a branch between crossings shorter than this x their overlap: two hairs on each other
     min_area: int = 150
     junction_radius: int = 3  # px
     direction_radius: float = 14.0  # px: branch pixels this near its end give its direction, or
-    direction_scale: float = 4.0  # ... this many radii when more
+    direction_scale: float = 4.0  # ... this many radii when more, ...
+    direction_skip: float = 2.0  # ... beyond this many radii from the crossing (forks bend)
     spur_length: int = 20  # px: a junction-to-tip branch shorter than this is a spur, or ...
     spur_scale: float = 3.0  # ... shorter than this many radii at its junction
     gap_px: float = 12.0  # px: facing free tips this close are one hair broken in two, or ...

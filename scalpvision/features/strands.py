@@ -10,9 +10,10 @@ skeleton), so a 15-px hair is handled like a 3-px one:
 2. **spurs** - a branch from a junction to a free tip shorter than
    ``max(spur_length, spur_scale * r)`` - are the forks thinning leaves at blunt ends, tapering
    tips and on a thick hair's sides; they are dropped;
-3. **bridges** - a branch between two crossings shorter than ``bridge_scale * r`` - are where
-   two hairs lie on each other (a long overlap of thick hairs at a shallow angle); the two
-   crossings become one;
+3. **bridges** - a branch between two crossings, each with two ends going on opposite it at an
+   angle t to each other, shorter than ``bridge_scale`` x the overlap such a crossing makes
+   (2 r / sin(t / 2)) - are where two hairs lie on each other (the long overlap of thick hairs
+   at a shallow angle); the two crossings become one;
 4. at each crossing the branch ends are paired most-opposite first while their directions are
    within ``continue_angle_deg`` of opposite (good continuation);
 5. **gaps**: a free tip whose continuation meets another strand's free tip within
@@ -90,11 +91,14 @@ def _discs(shape, ys, xs, radii) -> np.ndarray:
     return out > 0
 
 
-def _end_direction(ys, xs, cy, cx, radius) -> tuple[float, float]:
-    """Unit vector from (cx, cy) towards the mean of the points within ``radius`` of it (all
-    points when none is)."""
+def _end_direction(ys, xs, cy, cx, radius, inner: float = 0.0) -> tuple[float, float]:
+    """Unit vector from (cx, cy) towards the mean of the points between ``inner`` and
+    ``inner + radius`` from it (the nearest ``radius`` when none is, all points when none is
+    either). Near a fork the skeleton bends towards the other branch; ``inner`` skips that."""
     d = np.hypot(xs - cx, ys - cy)
-    near = d <= radius
+    near = (d >= inner) & (d <= inner + radius)
+    if not near.any():
+        near = d <= radius
     if not near.any():
         near = np.ones_like(d, bool)
     vx, vy = xs[near].mean() - cx, ys[near].mean() - cy
@@ -156,16 +160,28 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
             continue
         a0, a1 = starts[b], starts[b + 1]
         reach = max(p.direction_radius, p.direction_scale * b_radius[b])
-        direction[(b, j)] = _end_direction(ys[a0:a1], xs[a0:a1], y, x, reach)
+        direction[(b, j)] = _end_direction(ys[a0:a1], xs[a0:a1], y, x, reach,
+                                           p.direction_skip * b_radius[b])
     at: dict[int, list[int]] = {}
     for b, j in direction:
         at.setdefault(j, []).append(b)
     cos_lim = -np.cos(np.radians(p.continue_angle_deg))
 
-    def continued(b: int, j: int) -> bool:  # two other ends go on opposite b at j
+    def overlap_length(b: int, j: int) -> float:
+        """How long two hairs entering crossing j opposite b would lie on each other: the
+        overlap of two strips of radius r crossing at angle t is 2 r / sin(t / 2) long; 0
+        when fewer than two other ends go on opposite b."""
         vb = np.array(direction[(b, j)])
-        return sum(float(np.dot(vb, direction[(o, j)])) < cos_lim
-                   for o in at[j] if o != b) >= 2
+        go_on = [o for o in at[j] if o != b and float(np.dot(vb, direction[(o, j)])) < cos_lim]
+        if len(go_on) < 2:
+            return 0.0
+        v = np.array([direction[(o, j)] for o in go_on])
+        cos = np.clip(v @ v.T, -1, 1)
+        np.fill_diagonal(cos, -1)
+        a, c = np.unravel_index(np.argmax(cos), cos.shape)  # the two closest in direction
+        half = max(np.arccos(cos[a, c]) / 2, np.radians(2.0))
+        r = max(min(b_radius[go_on[a]], b_radius[go_on[c]]), 1.0)
+        return 2 * r / np.sin(half)
 
     # 2. spurs: one crossing, one free tip, short against the crossing's radius
     spur = np.zeros(n_b, bool)
@@ -179,8 +195,8 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
             spur[b] = length[b] < max(p.spur_length, p.spur_scale * max(radius[y, x], r))
     for b in range(1, n_b):  # 3. bridges: two hairs lying on each other between crossings
         js = by_branch.get(b, [])
-        if (len(js) == 2 and length[b] < p.bridge_scale * max(b_radius[b], 1.0)
-                and all(continued(b, j) for j in js)):
+        if len(js) == 2 and length[b] < p.bridge_scale * min(
+                overlap_length(b, j) for j in js):
             bridge[b] = True
             cross.union(js[0], js[1])
     croot = cross.roots()

@@ -138,7 +138,7 @@ def test_feature_table_paper_columns_and_calibration():
 
 def test_thick_hairs_crossing_at_a_shallow_angle_count_two_with_bridges():
     """A long overlap of two 12-px hairs crossing at 8 degrees: the skeleton holds two
-    junctions joined by a bridge. Contracting bridges up to 24 radii counts two; without the
+    junctions joined by a bridge. Contracting bridges up to 3 x the overlap estimate counts two; without the
     step the graph says three (the chosen ``bridge_scale`` is a validation-split decision)."""
     from dataclasses import replace
 
@@ -146,7 +146,7 @@ def test_thick_hairs_crossing_at_a_shallow_angle_count_two_with_bridges():
     cv2.line(m, (0, 200), (639, 245), 1, 12)
     cv2.line(m, (0, 245), (639, 200), 1, 12)
     c = count_params()
-    assert count_hairs(m.astype(bool), replace(c, strands=replace(c.strands, bridge_scale=24))) == 2
+    assert count_hairs(m.astype(bool), replace(c, strands=replace(c.strands, bridge_scale=3))) == 2
     assert count_hairs(m.astype(bool), replace(c, strands=replace(c.strands, bridge_scale=0))) == 3
 
 
