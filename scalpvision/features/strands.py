@@ -13,7 +13,8 @@ skeleton), so a 15-px hair is handled like a 3-px one:
 3. **bridges** - a branch between two crossings, each with two ends going on opposite it at an
    angle t to each other, shorter than ``bridge_scale`` x the overlap such a crossing makes
    (2 r / sin(t / 2)) - are where two hairs lie on each other (the long overlap of thick hairs
-   at a shallow angle); the two crossings become one;
+   at a shallow angle); so is any branch between two forks shorter than ``split_scale * r``
+   (thinning often makes one crossing two forks a few pixels apart); the crossings become one;
 4. at each crossing the branch ends are paired most-opposite first while their directions are
    within ``continue_angle_deg`` of opposite (good continuation);
 5. **gaps**: a free tip whose continuation meets another strand's free tip within
@@ -195,7 +196,9 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
             spur[b] = length[b] < max(p.spur_length, p.spur_scale * max(radius[y, x], r))
     for b in range(1, n_b):  # 3. bridges: two hairs lying on each other between crossings
         js = by_branch.get(b, [])
-        if len(js) == 2 and length[b] < p.bridge_scale * min(
+        split = len(js) == 2 and length[b] < p.split_scale * max(b_radius[b], 1.0) and all(
+            len(at[j]) >= 3 for j in js)  # one crossing thinned into two forks
+        if split or len(js) == 2 and length[b] < p.bridge_scale * min(
                 overlap_length(b, j) for j in js):
             bridge[b] = True
             cross.union(js[0], js[1])

@@ -30,6 +30,14 @@ def headline(root: Path) -> str:
     hm = _json(root, "hair_masks")
     cls, gate = _json(root, "classifier"), _json(root, "scalp_gate")
     aug, caug = _json(root, "augment"), _json(root, "classifier_augmented")
+    gen = _json(root, "generality")
+
+    def worst(source: str, key: str) -> str:
+        vals = {k.split(" / ")[0]: v[key] for k, v in gen.items() if k.endswith(source)}
+        if not vals:
+            return "-"
+        name = max(vals, key=lambda k: abs(vals[k]))
+        return f"{vals[name]:.1%} ({name})" if "count" in key else f"{vals[name]:+.2f} px ({name})"
 
     def ci(d: dict, k: str) -> str:
         if k not in d:
@@ -46,6 +54,13 @@ def headline(root: Path) -> str:
          f"{f(seg, 'baseline: yue_morphology.dice')}; {seg.get('images', '-')} images"),
         ("Hair count, relative error on M (test)", f(feat, "test_M.count_rel_error", "{:.1%}"),
          f"on ground-truth masks {f(feat, 'test_gt_mask.count_rel_error', '{:.1%}')}"),
+        ("Hair width, per-hair mean, bias on M / ground-truth masks (test)",
+         f"{f(feat, 'test_M.width_bias_px', '{:+.2f}')} / "
+         f"{f(feat, 'test_gt_mask.width_bias_px', '{:+.2f}')} px", "truth: the drawn hairs' widths"),
+        ("Generality suite, worst rendering: count error / width bias on ground-truth masks",
+         f"{worst('ground truth', 'count_rel_error')} / {worst('ground truth', 'width_bias_px')}",
+         f"on segmenter masks {worst('segmenter', 'count_rel_error')} / "
+         f"{worst('segmenter', 'width_bias_px')}; docs/features.md"),
         ("Alopecia grade, accuracy / weighted F1 (test)",
          f"{f(alo, 'accuracy')} / {f(alo, 'weighted_f1')}",
          f"grouped 5-fold CV weighted F1 {f(alo, 'cv_weighted_f1')}; "

@@ -48,3 +48,27 @@ def test_render_then_import_round_trip(tmp_path):
     import pandas as pd
     m = pd.read_csv(tmp_path / "m.csv")
     assert len(m) == 6 and set(m["split"]) <= {"train", "val", "test"}
+
+
+def test_features_per_hair_table(tmp_path, repo):
+    """`scalpvision features --per-hair`: one row per hair of each mask, widths and µm classes
+    that match the drawn hairs; an unreadable mask is reported, not fatal."""
+    import numpy as np
+    import pandas as pd
+
+    from scalpvision.features.accuracy import drawn_hair
+    from scalpvision.io import write_mask
+
+    write_mask(tmp_path / "m" / "two.png", drawn_hair(3.0, 20.0) | drawn_hair(12.0, 100.0))
+    (tmp_path / "m" / "bad.png").write_bytes(b"not a png")
+    r = subprocess.run([sys.executable, "-m", "scalpvision.cli", "features", str(tmp_path / "m"),
+                        "--out", str(tmp_path / "f.csv"), "--per-hair", str(tmp_path / "h.csv"),
+                        "--um-per-px", "5"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "bad.png" in r.stderr
+    hairs = pd.read_csv(tmp_path / "h.csv").sort_values("width_px")
+    assert list(hairs.image_id) == ["two", "two"]
+    assert np.allclose(hairs.width_px, [3.0, 12.0], atol=0.5)
+    assert list(hairs["class"]) == ["vellus", "terminal"]  # 15 µm and 60 µm against 40 µm
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert table.hair_count.tolist() == [2] and abs(table.hair_mean_width[0] - 7.5) < 0.5

@@ -115,9 +115,11 @@ def test_all_endpoints_through_the_bentoml_client(served, reference):
     import bentoml
 
     from scalpvision.features.table import count_params_from, hair_features
+    from scalpvision.segmentation.area import analysed_area
 
-    # measured with the registered model's feature settings, not the defaults
-    truth = hair_features(reference, count=count_params_from(served.feature_settings))
+    # measured with the registered model's feature settings, not the defaults, on the analysed area
+    area = analysed_area(np.asarray(Image.open(served.image).convert("RGB"))).mask
+    truth = hair_features(reference, count=count_params_from(served.feature_settings), area=area)
     with bentoml.SyncHTTPClient(served.url, timeout=120) as c:
         assert c.is_ready()
         s = c.segment(image=served.image)
@@ -133,9 +135,13 @@ def test_all_endpoints_through_the_bentoml_client(served, reference):
     assert d["alopecia"]["grade"] == a["grade"]
     assert d["hair_features"]["hair_count"] == f["hair_count"]
     assert d["hair_features"]["calibrated"] is True
-    assert d["hair_features"]["mean_width_um"] == pytest.approx(2.0 * truth["mean"])
+    assert d["hair_features"]["mean_width_um"] == pytest.approx(2.0 * truth["hair_mean_width"])
+    assert d["hair_features"]["analysed_share"] == pytest.approx(area.mean())
     assert d["hair_features"]["density_per_cm2"] == pytest.approx(
-        truth["hair_count"] / (640 * 480 * (2.0e-4) ** 2))
+        truth["hair_count"] / (area.sum() * (2.0e-4) ** 2))
+    hairs = d["hair_features"]["hairs"]  # the per-hair table, as trichoscopy tools give it
+    assert len(hairs) == f["hair_count"] == len(f["hairs"])
+    assert all(h["class"] in ("vellus", "terminal") and h["length_um"] > 0 for h in hairs)
     assert d["models"]["segmenter"]["version"] == "1" and d["models"]["alopecia"]["version"] == "1"
     assert d["models"]["alopecia"]["store_tag"] == served.info["models"]["alopecia"]["tag"]
 
