@@ -77,7 +77,7 @@ def test_segmenter_unit_runs_end_to_end_and_final_is_subset_of_coarse():
     res = seg(img)
     assert res.prob.shape == img.shape[:2] and 0 <= res.prob.min() and res.prob.max() <= 1
     assert (res.final <= res.coarse).all() and (res.final <= res.refined).all()
-    assert set(res.seconds) == {"u2net", "prompts", "refiner", "ensemble"}
+    assert set(res.seconds) == {"area", "u2net", "prompts", "refiner", "ensemble"}
 
 
 class _KeepAll:
@@ -97,7 +97,7 @@ def test_ensemble_threshold_gates_with_a_looser_mhat(monkeypatch):
     prob[20:25, 60:115] = 0.3
     prob[45:48, 10:14] = 0.05
     monkeypatch.setattr(S, "predict_prob", lambda model, image, long_side: prob)
-    img = np.zeros((60, 120, 3), np.uint8)
+    img = np.random.default_rng(0).integers(150, 170, (60, 120, 3)).astype(np.uint8)  # skin-like
     pp = prompt_params(threshold=0.5, min_area=10)
     paper = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_params(10), boundary(), 640)(img)
     assert np.array_equal(paper.gate, paper.coarse) and np.array_equal(paper.final, prob > 0.5)
@@ -113,8 +113,9 @@ def test_boundary_step_runs_after_the_and_and_keeps_it(monkeypatch):
     too-wide edge of U²-Net's mask onto the hair's colour edge; off, the two are one mask."""
     import scalpvision.segmentation.segmenter as S
 
-    img = np.full((60, 120, 3), 200, np.uint8)
-    img[25:31] = 40  # a 6-px dark hair
+    noise = np.random.default_rng(1).integers(-4, 5, (60, 120, 3))
+    img = (np.full((60, 120, 3), 200) + noise).astype(np.uint8)
+    img[25:31] = (40 + noise[25:31]).astype(np.uint8)  # a 6-px dark hair
     prob = np.zeros((60, 120), np.float32)
     prob[23:33, :] = 0.9  # 2 px too wide on each side
     monkeypatch.setattr(S, "predict_prob", lambda model, image, long_side: prob)
@@ -125,6 +126,24 @@ def test_boundary_step_runs_after_the_and_and_keeps_it(monkeypatch):
     assert np.array_equal(on.final[:, 15:-15], (img[..., 0] < 100)[:, 15:-15])
     off = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_params(10), boundary(), 640)(img)
     assert np.array_equal(off.final, off.ensembled) and np.array_equal(off.final, prob > 0.5)
+
+
+def test_no_hair_on_a_status_strip(monkeypatch):
+    """Capture software's grey strip along the bottom edge: U²-Net (here, a stand-in sure of
+    it) calls it a long hair; the segmenter's analysed area takes it out of every mask."""
+    import scalpvision.segmentation.segmenter as S
+
+    rng = np.random.default_rng(2)
+    img = rng.integers(150, 200, (240, 320, 3)).astype(np.uint8)
+    img[-20:] = 120  # the strip
+    prob = np.zeros((240, 320), np.float32)
+    prob[100:106, 10:310] = 0.9  # a hair
+    prob[-14:-8, 5:315] = 0.9  # the strip's "hair"
+    monkeypatch.setattr(S, "predict_prob", lambda model, image, long_side: prob)
+    res = HairSegmenter(build_u2net("lite"), _KeepAll(), prompt_params(threshold=0.5, min_area=10),
+                        ensemble_params(10), boundary(), 640)(img)
+    assert res.final[100:106, 20:300].all() and not res.final[-20:].any()
+    assert not res.area.mask[-20:].any() and res.area.share > 0.9
 
 
 def test_unguided_sam_baseline_runs_on_the_real_code_path():
