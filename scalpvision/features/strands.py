@@ -116,7 +116,8 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
     comps = components if components is not None else Components.of(mask)
     m = comps.at_least(p.min_area)
     sk = skeleton & m if skeleton is not None else skeletonize(m, comps)
-    empty = HairTrace([], np.zeros(0), np.zeros(0, int), {"branches": 0, "junctions": 0})
+    empty = HairTrace([], np.zeros(0), np.zeros(0, int),
+                      {"branches": 0, "junctions": 0, "spurs": 0, "bridges": 0})
     if not sk.any():
         return empty
     h, w = m.shape
@@ -249,11 +250,8 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
         facing = ((ux * t[:, None, 2] + uy * t[:, None, 3]) > ca) & \
                  ((-ux * t[None, :, 2] - uy * t[None, :, 3]) > ca)
         ok = facing & (dist <= reach[:, None]) & (dist > 0)
-        roots = strands.roots()
         for a, c in sorted(zip(*np.nonzero(np.triu(ok))), key=lambda ac: dist[ac]):
-            if roots[tb[a]] != roots[tb[c]]:
-                strands.union(int(tb[a]), int(tb[c]))
-                roots = strands.roots()
+            strands.union(int(tb[a]), int(tb[c]))  # a no-op when already one strand
 
     # 6. strands long enough to be hairs
     roots = strands.roots()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalpvision.features.count import CountParams, count_hough, hough_segments
+from scalpvision.features.count import CountParams, count_hairs
 from scalpvision.features.strands import HairTrace, trace_hairs
 from scalpvision.features.thickness import ThicknessParams
 from scalpvision.morphology import Components, skeletonize
@@ -86,9 +86,7 @@ def hair_features(mask: np.ndarray, um_per_px: float = 0.0, vellus_um: float = 4
     f = iqr_filter(w)
     per_hair = np.array([h["width_px"] for h in t.hairs], float)
     per_hair = per_hair[np.isfinite(per_hair)]
-    n = float(t.count)
-    if count.method == "hough":
-        n = float(count_hough(hough_segments(mask, count), count))
+    n = float(t.count if count.method == "strands" else count_hairs(mask, count))
     feats = {
         "length": float(len(w)),
         "iqr_mean": float(f.mean()) if len(f) else 0.0,

@@ -101,8 +101,11 @@ class ServedSegmenter:
         from scalpvision.segmentation.area import analysed_area
 
         t0 = time.perf_counter()
-        mask = ctx["mask"] if "mask" in ctx else self.mask(ctx["rgb"])
-        area = analysed_area(ctx["rgb"])
+        if "mask" in ctx:  # segmented already (the analyzer's /segment): only the area is new
+            mask, area = ctx["mask"], analysed_area(ctx["rgb"])
+        else:  # the segmenter found the analysed area on its way to M
+            res = self.segmenter(ctx["rgb"])
+            mask, area = res.final, res.area
         out = {"hair_fraction": float(mask.mean()), **area.summary(),
                "mask_png": png_b64(mask.astype(np.uint8) * 255),
                "overlay_png": png_b64(overlay_mask(ctx["rgb"], mask, (0, 255, 64), 0.55)),
