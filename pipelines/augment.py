@@ -22,12 +22,15 @@ from tqdm import tqdm
 from scalpvision.augment.assess import Assessor
 from scalpvision.augment.diffusion import Schedule, load_backbone
 from scalpvision.augment.encoder import load_encoder
-from scalpvision.augment.generate import MANIFEST, generate_set, hair_mask_path, set_dir
+from scalpvision.augment.generate import (
+    MANIFEST, GenerateShards, generate_set, hair_mask_path, merge_sets, set_dir,
+)
 from scalpvision.augment.sampler import Sampler
 from scalpvision.classification.predictor import load_classifier_dir
 from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
 from scalpvision.io import read_image, read_mask
+from scalpvision.ops.engine import collect, fingerprint, run_shards
 from scalpvision.ops.tracking import stage_run
 from scalpvision.segmentation.store import build_segmenter
 from scalpvision.viz import contact_sheet
@@ -56,12 +59,29 @@ def table_markdown(rows: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def generate_bulk(rows, paths, a, dp, gp, ex, target: Path, run: tuple, name: str):
+    """One augmented set through the execution engine (shards of whole batches, so every
+    engine writes the same images); returns the set (images as written) and its counters."""
+    shard = -(-ex.shard_size // a.batch_size) * a.batch_size
+    ex = replace(ex, shard_size=shard)
+    items = json.loads(rows.reset_index(names="_index").to_json(orient="records"))
+    task = GenerateShards(a, dp, gp, paths, *run)
+    work = Path(f"{target}.shards")
+    key = fingerprint("augment", run, as_dict(a), as_dict(dp), as_dict(gp), items,
+                      files=[dp.out_dir, gp.out_dir, a.masks_dir, *paths.values()])
+    records = run_shards(task, items, ex, work, key, progress=lambda it, n: tqdm(
+        it, total=n, desc=f"{name} ({ex.engine})", unit="shard"))
+    collect(work, key, target)
+    return merge_sets(records, target)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     P = load_params(args.params)
     a, dp, gp, c = P.augment, P.diffusion, P.guidance, P.classifier
+    ex = P.execution
     torch.set_num_threads(a.threads)
     man = pd.read_csv(a.manifest)
     paths = dict(zip(man.image_id, man.path))
@@ -110,18 +130,24 @@ def main() -> None:
                              "colour_match": colour, "bulk": str(is_bulk)}) as _:
             import mlflow
 
-            c0 = sampler.counters
-            before = (c0.unet_forward, c0.unet_backward, c0.encoder_forward)
-            res = generate_set(rows, paths, a.masks_dir, sampler, method, mask, colour,
-                               a.batch_size, a.seed, target, keep=True,
-                               progress=lambda it, nm=name: tqdm(it, desc=nm, unit="batch"))
+            if is_bulk:  # the DVC output: sharded on the execution engine, resumable
+                res, counts = generate_bulk(rows, paths, a, dp, gp, ex, target,
+                                            (method, mode, mask, colour), name)
+            else:
+                c0 = sampler.counters
+                before = (c0.unet_forward, c0.unet_backward, c0.encoder_forward)
+                res = generate_set(rows, paths, a.masks_dir, sampler, method, mask, colour,
+                                   a.batch_size, a.seed, target, keep=True,
+                                   progress=lambda it, nm=name: tqdm(it, desc=nm, unit="batch"))
+                counts = (c0.unet_forward - before[0], c0.unet_backward - before[1],
+                          c0.encoder_forward - before[2])
             n = max(len(res.images), 1)
             ok = res.positions  # pairs whose inputs were readable, in order
             pick = lambda lst, pos: [lst[i] for i in pos]  # noqa: E731
             cost = {"seconds_per_image": res.seconds / n,
-                    "unet_forward_per_image": (c0.unet_forward - before[0]) / n,
-                    "unet_backward_per_image": (c0.unet_backward - before[1]) / n,
-                    "encoder_forward_per_image": (c0.encoder_forward - before[2]) / n}
+                    "unet_forward_per_image": counts[0] / n,
+                    "unet_backward_per_image": counts[1] / n,
+                    "encoder_forward_per_image": counts[2] / n}
             if target is not None:
                 res.manifest().to_csv(target / MANIFEST, index=False)
                 full = assessor.score(res.images, rows.iloc[ok], pick(src_im, ok),

@@ -4,6 +4,7 @@ the features' accuracy against ground truth where it is known (count, width, wid
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -12,16 +13,11 @@ from tqdm import tqdm
 from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
 from scalpvision.features.accuracy import errors_by_width, grid_summary, image_errors, width_grid
-from scalpvision.features.table import SETTINGS_FILE, feature_settings, hair_features
-from scalpvision.features.thickness import measure_thickness
-from scalpvision.io import ImageReadError, read_image, read_mask
-from scalpvision.segmentation.area import analysed_area
-from scalpvision.segmentation.baselines import otsu_threshold
-from scalpvision.segmentation.batch import SELECTED
+from scalpvision.features.batch import FeatureShards
+from scalpvision.features.table import SETTINGS_FILE, feature_settings
+from scalpvision.ops.engine import fingerprint, run_shards
 from scalpvision.ops.tracking import stage_run
-
-LABELS = ["value_1", "value_2", "value_3", "value_4", "value_5", "value_6",
-          "dandruff", "sebum", "erythema", "alopecia"]
+from scalpvision.segmentation.batch import SELECTED
 
 
 def main() -> None:
@@ -37,36 +33,21 @@ def main() -> None:
     if (masks / SELECTED).is_file():  # hair_masks segmented a subset (hair_masks.max_images)
         man = man[man.image_id.isin(pd.read_csv(masks / SELECTED).image_id)]
     count = p.count
-    rows, missing, bad = [], [], []
+    ex = P.execution
+    items = json.loads(man.to_json(orient="records"))  # plain values, as every engine sees them
     with stage_run("features", {"features": as_dict(p)}, tracking,
-                   deps=[p.manifest, p.masks_dir], tags={"count_method": count.method}) as _:
+                   deps=[p.manifest, p.masks_dir],
+                   tags={"count_method": count.method, "engine": ex.engine}) as _:
         import mlflow
 
-        for r in tqdm(list(man.itertuples()), desc="features", unit="img"):
-            stem = Path(r.path).stem
-            mpath = masks / f"{stem}.png"
-            if not mpath.is_file():
-                missing.append(stem)
-                continue
-            row = {"image_id": r.image_id, "path": r.path, "split": r.split, "group": r.group,
-                   **{k: getattr(r, k) for k in LABELS if hasattr(r, k)}, "mask": str(mpath)}
-            try:
-                image = read_image(r.path)
-                area = analysed_area(image).mask  # the segmenter's masks lie inside it
-                row.update(hair_features(read_mask(mpath), p.um_per_px, p.vellus_um,
-                                         count=count, area=area))
-                if p.baseline_otsu:
-                    w = measure_thickness(otsu_threshold(image)).widths
-                    row["otsu_mean_width"] = float(w.mean()) if len(w) else 0.0
-                truth = getattr(r, "mask_path", None)
-                if isinstance(truth, str) and truth:
-                    gt = hair_features(read_mask(truth), count=count)
-                    row.update({f"gtmask_{k}": v for k, v in gt.items()})
-                    row.update(gt_hair_count=r.gt_hair_count, gt_mean_width_px=r.gt_mean_width_px)
-            except ImageReadError as exc:
-                bad.append(str(exc))
-                continue
-            rows.append(row)
+        work = Path(f"{p.out}.shards")
+        key = fingerprint("features", as_dict(p), items, files=[p.masks_dir, *man.path])
+        records = run_shards(FeatureShards(p), items, ex, work, key, progress=lambda it, n: tqdm(
+            it, total=n, desc=f"features ({ex.engine})", unit="shard"), gpu=False)
+        shutil.rmtree(work)
+        rows = [row for r in records for row in r["rows"]]
+        missing = [m for r in records for m in r["missing"]]
+        bad = [b for r in records for b in r["unreadable"]]
         df = pd.DataFrame(rows)
         out = Path(p.out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,16 +9,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 from tqdm import tqdm
 
 from scalpvision.config import as_dict, load_params
 from scalpvision.data.splits import subject_subset
 from scalpvision.entry import run_main
-from scalpvision.segmentation.batch import SELECTED, segment_to_folder
-from scalpvision.segmentation.runtime import runtime_name
-from scalpvision.segmentation.store import build_segmenter
+from scalpvision.ops.engine import collect, fingerprint, run_shards
 from scalpvision.ops.tracking import stage_run
+from scalpvision.segmentation.batch import SELECTED, SegmentShards, merge_results
 
 
 def main() -> None:
@@ -30,7 +28,7 @@ def main() -> None:
     s = P.segment
     u = P.u2net
     tracking = P.tracking
-    torch.set_num_threads(u.threads)
+    ex = P.execution
     man = pd.read_csv(p.manifest)
     rows = subject_subset(man[man.split.isin(p.splits)], p.max_images, p.seed)
     out = Path(p.out_dir)
@@ -41,12 +39,19 @@ def main() -> None:
                    deps=[p.manifest, u.out_dir]) as _:
         import mlflow
 
-        seg, _ = build_segmenter(u.out_dir, s)
-        mlflow.set_tags({"u2net_runtime": runtime_name(seg.u2net), "refiner": seg.refiner.name})
+        task = SegmentShards(u.out_dir, s, u.threads)
+        work = Path(f"{out}.shards")  # finished shards of an interrupted run are kept here
+        key = fingerprint("hair_masks", as_dict(s), list(rows.path), files=[u.out_dir, *rows.path])
         t0 = time.perf_counter()
-        res = segment_to_folder(seg, rows.path, out, progress=lambda it, n: tqdm(
-            it, total=n, desc="hair masks", unit="img"))
+        records = run_shards(task, list(rows.path), ex, work, key, progress=lambda it, n: tqdm(
+            it, total=n, desc=f"hair masks ({ex.engine}, {ex.shard_size} per shard)",
+            unit="shard"))
         elapsed = time.perf_counter() - t0
+        collect(work, key, out)
+        res = merge_results(records)
+        mlflow.set_tags({"u2net_runtime": records[0]["runtime"] if records else "",
+                         "refiner": records[0]["refiner"] if records else "",
+                         "engine": ex.engine})
         rows[["image_id", "split", "group"]].to_csv(out / SELECTED, index=False)
         made, bad = len(res.written), [why for _, _, why in res.failed]
         metrics = {"images": int(len(rows)), "manifest_images": int(len(man)), "segmented": made, "unreadable": len(bad),

@@ -30,6 +30,7 @@ from scalpvision.augment.params import AugmentParams, DiffusionParams, GuidanceP
 from scalpvision.classification.params import ClassifierModelParams, ClassifierTrainParams
 from scalpvision.errors import UserError
 from scalpvision.features.params import CountParams
+from scalpvision.ops.engine import ExecutionParams
 from scalpvision.segmentation.params import (
     BoundaryParams, EnsembleParams, HairDrawParams, PromptParams, RefinerParams, U2NetTrainParams,
 )
@@ -247,6 +248,14 @@ class ServedModel:
 
 
 @dataclass(frozen=True)
+class BatchingParams:
+    """BentoML adaptive batching of the U²-Net forward pass (the costliest per-image call)."""
+    enabled: bool
+    max_batch_size: int
+    max_latency_ms: int
+
+
+@dataclass(frozen=True)
 class ServeParams:
     bentoml_home: str
     service_name: str
@@ -256,6 +265,7 @@ class ServeParams:
     um_per_px: float
     workers: int
     port: int
+    batching: BatchingParams
     models: tuple[ServedModel, ...]
 
     def model(self, role: str) -> ServedModel:
@@ -268,6 +278,7 @@ class ServeParams:
 
 SECTIONS: dict[str, type] = {
     "tracking": TrackingParams,
+    "execution": ExecutionParams,
     "render": RenderParams,
     "import": ImportParams,
     "split": SplitParams,
@@ -287,7 +298,7 @@ SECTIONS: dict[str, type] = {
     "promote": PromoteParams,
     "serve": ServeParams,
 }
-EXECUTION_SECTIONS = ("tracking",)  # read by stages, never a stage dependency
+EXECUTION_SECTIONS = ("tracking", "execution")  # read by stages, never a stage dependency
 
 
 def register_section(name: str, cls: type) -> None:

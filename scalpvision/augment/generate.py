@@ -64,12 +64,14 @@ def _load(pair, paths: dict, masks_dir, size):
 
 def generate_set(pairs: pd.DataFrame, paths: dict, masks_dir, sampler, method: str,
                  mask_mode: str, colour_match: str, batch_size: int, seed: int,
-                 out_dir: str | Path | None, keep: bool = False, progress=None
+                 out_dir: str | Path | None, keep: bool = False, progress=None, start: int = 0
                  ) -> GeneratedSet:
     """Translate every pair (``source`` -> the ``target``'s grades) with ``method``; write
     ``<source>_<target_label>_<k>.jpg`` (640×480) under ``out_dir`` (None: write nothing)
     and return the manifest rows (:data:`MANIFEST_COLUMNS`; ``path`` relative to ``out_dir``,
-    where the manifest is written)."""
+    where the manifest is written). ``start``: the position of ``pairs``' first row in the
+    whole table (a shard's offset): batch ``b`` draws its noise from seed ``start + b``, so a
+    table cut into shards of whole batches gives the same images as one pass."""
     from scalpvision.io import write_image
 
     res = GeneratedSet()
@@ -96,7 +98,7 @@ def generate_set(pairs: pd.DataFrame, paths: dict, masks_dir, sampler, method: s
         m = to_region_tensor([region_at(r, size) for r in m_full])
         src = to_model(np.stack([s for _, _, s, _, _ in loaded]))
         trg = to_model(np.stack([t for _, _, _, t, _ in loaded]))
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + b)
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + start + b)
         x = to_uint8(sampler.sample(src, trg, m, method, gen))
         for j, ((k, pair), (src_full, _, _, trg_small, trg_hair)) in enumerate(
                 zip(keep_rows, loaded)):
@@ -115,3 +117,67 @@ def generate_set(pairs: pd.DataFrame, paths: dict, masks_dir, sampler, method: s
                              "mode": sampler.sp.mode, "mask": mode, "seed": seed})
     res.seconds = time.perf_counter() - t0
     return res
+
+
+@dataclass
+class GenerateShards:
+    """One augmented set as a shard task (:mod:`scalpvision.ops.engine`): each worker loads
+    the backbone, encoder (and LPIPS) once from the ``diffusion`` / ``guidance`` / ``augment``
+    settings; a shard of pair rows (dicts with their table index under ``"_index"``) writes
+    its images and returns their manifest rows. Shards must hold whole batches."""
+    a: object  # AugmentParams
+    dp: object  # DiffusionParams
+    gp: object  # GuidanceParams
+    paths: dict
+    method: str
+    mode: str
+    mask: str
+    colour: str
+
+    def setup(self) -> None:
+        from dataclasses import replace
+
+        from scalpvision.augment.assess import load_lpips
+        from scalpvision.augment.diffusion import Schedule, load_backbone
+        from scalpvision.augment.encoder import load_encoder
+        from scalpvision.augment.sampler import Sampler
+
+        torch.set_num_threads(self.a.threads)
+        dp, lc = self.dp, self.a.eval.lpips_checkpoint
+        sched = Schedule.linear(dp.schedule.timesteps, dp.schedule.beta_start,
+                                dp.schedule.beta_end)
+        self._sampler = Sampler(load_backbone(dp, dp.out_dir), load_encoder(self.gp, self.gp.out_dir),
+                                sched, replace(self.a.sampler, mode=self.mode),
+                                load_lpips(lc) if lc else None)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_sampler"}
+
+    def run(self, items: list, out_dir: Path, start: int) -> dict:
+        pairs = pd.DataFrame(items).set_index("_index")
+        pairs.index.name = None
+        c = self._sampler.counters
+        before = (c.unet_forward, c.unet_backward, c.encoder_forward)
+        res = generate_set(pairs, self.paths, self.a.masks_dir, self._sampler, self.method,
+                           self.mask, self.colour, self.a.batch_size, self.a.seed, out_dir,
+                           start=start)
+        return {"rows": res.rows, "failed": res.failed, "seconds": res.seconds,
+                "positions": [start + p for p in res.positions],
+                "counters": [c.unet_forward - before[0], c.unet_backward - before[1],
+                             c.encoder_forward - before[2]]}
+
+
+def merge_sets(records: list[dict], out_dir: Path) -> tuple[GeneratedSet, list[int]]:
+    """The :class:`GeneratedSet` of a sharded run (images read back from ``out_dir``, as
+    they were written) and its summed network counters."""
+    from scalpvision.io import read_image
+
+    res, counters = GeneratedSet(), [0, 0, 0]
+    for r in records:
+        res.rows += r["rows"]
+        res.failed += [tuple(f) for f in r["failed"]]
+        res.positions += r["positions"]
+        res.seconds += r["seconds"]
+        counters = [a + b for a, b in zip(counters, r["counters"])]
+    res.images = [read_image(Path(out_dir) / row["path"]) for row in res.rows]
+    return res, counters

@@ -8,6 +8,7 @@ and the service."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +73,45 @@ def prediction_rows(predictor: "ClassifierPredictor", images, names) -> list[dic
              **{f"{c}_presence": float(proba["presence"][i, k]) for k, c in enumerate(CONDITIONS)},
              **{f"{c}_p{g}": float(proba[c][i, g]) for c in CONDITIONS for g in range(4)}}
             for i, n in enumerate(names)]
+
+
+@dataclass
+class ClassifyShards:
+    """``scalpvision classify`` over many images as a shard task
+    (:mod:`scalpvision.ops.engine`): the model directory is loaded once per worker; a shard
+    gives one row per image, an unreadable file a row with its reason."""
+    model_dir: str
+    batch: int
+    threads: int
+
+    def setup(self) -> None:
+        import torch
+
+        torch.set_num_threads(self.threads)
+        self._pred = load_classifier_dir(Path(self.model_dir))
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_pred"}
+
+    def run(self, items: list, out_dir: Path, start: int) -> dict:
+        from scalpvision.io import ImageReadError, iter_images
+
+        rows, batch = [], []
+
+        def flush():
+            if not batch:
+                return
+            for r in prediction_rows(self._pred, [im for _, im in batch], [p for p, _ in batch]):
+                rows.append({**r, "status": "ok", "detail": ""})
+            batch.clear()
+
+        for path, im in iter_images(items):
+            if isinstance(im, ImageReadError):
+                flush()
+                rows.append({"path": str(path), "status": "unreadable", "detail": str(im)})
+                continue
+            batch.append((path, im))
+            if len(batch) >= self.batch:
+                flush()
+        flush()
+        return {"rows": rows, "gate": self._pred.gate}

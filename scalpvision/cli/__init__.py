@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -239,24 +240,20 @@ def cmd_classify(args) -> int:
     rows with their reason, not fatal."""
     import csv
 
-    import torch
-
     from scalpvision.classification.model import CONDITIONS
-    from scalpvision.classification.predictor import load_classifier_dir, prediction_rows
+    from scalpvision.classification.predictor import ClassifyShards
     from scalpvision.errors import BadInputError
-    from scalpvision.io import ImageReadError, iter_images, list_images
-
+    from scalpvision.io import list_images
+    from scalpvision.ops.engine import fingerprint, run_shards
     from scalpvision.ops.registry import resolve_model_dir
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
     P = _params(args)
     role = next((m for m in P.serve.models if m.role == "classifier"), None)
     model_dir, source = resolve_model_dir(
         args.model, role.registered_name if role else P.classifier.register_name,
         P.classifier.out_dir, P.tracking, role.alias if role else P.promote.alias,
         what="classifier", hint="run `dvc repro classifier`")
-    pred = load_classifier_dir(model_dir)
-    files = list_images(args.images)
+    files = [str(f) for f in list_images(args.images)]
     if not files:
         raise BadInputError(f"no images found in {', '.join(args.images)}")
     cols = ["file", "status", *[f"{c}_grade" for c in CONDITIONS],
@@ -264,35 +261,25 @@ def cmd_classify(args) -> int:
             *[f"{c}_p{g}" for c in CONDITIONS for g in range(4)], "detail"]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    n_ok, bad = 0, []
-
-    def flush(writer, batch):
-        if not batch:
-            return
-        for r in prediction_rows(pred, [im for _, im in batch], [p for p, _ in batch]):
-            writer.writerow({**{k: round(v, 5) if isinstance(v, float) else v
-                                for k, v in r.items() if k != "path"},
-                             "file": r["path"], "status": "ok", "detail": ""})
-        batch.clear()
-
+    ex = P.execution
+    task = ClassifyShards(str(model_dir), args.batch, min(2, os.cpu_count() or 1))
+    work = Path(f"{out}.shards")
+    key = fingerprint("classify", args.batch, files, files=[model_dir, *files])
+    records = run_shards(task, files, ex, work, key)
+    shutil.rmtree(work)
+    rows = [r for rec in records for r in rec["rows"]]
     with open(out, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=cols)
         w.writeheader()
-        batch = []
-        for path, im in iter_images(files):
-            if isinstance(im, ImageReadError):
-                bad.append((path, str(im)))
-                w.writerow({"file": str(path), "status": "unreadable", "detail": str(im)})
-                continue
-            batch.append((path, im))
-            n_ok += 1
-            if len(batch) >= args.batch:
-                flush(w, batch)
-        flush(w, batch)
-    for path, msg in bad:
-        print(f"unreadable: {msg}", file=sys.stderr)
-    print(json.dumps({"images": len(files), "classified": n_ok, "unreadable": len(bad),
-                      "presence_gate": pred.gate, "model": source, "out": str(out)}))
+        for r in rows:
+            w.writerow({**{k: round(v, 5) if isinstance(v, float) else v
+                           for k, v in r.items() if k != "path"}, "file": r["path"]})
+    bad = [r for r in rows if r["status"] != "ok"]
+    for r in bad:
+        print(f"unreadable: {r['detail']}", file=sys.stderr)
+    print(json.dumps({"images": len(files), "classified": len(rows) - len(bad),
+                      "unreadable": len(bad), "presence_gate": records[0]["gate"],
+                      "model": source, "engine": ex.engine, "out": str(out)}))
     return 0
 
 
@@ -490,6 +477,52 @@ def cmd_results(args) -> int:
 
     for p in write_results(repo_root()):
         print(f"written: {p}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- server
+def _server_args(ap):
+    ap.add_argument("--root", default=".team-server",
+                    help="where the server keeps its data (PostgreSQL, S3 objects, logs)")
+    ap.add_argument("--admin-password", default=os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD", ""),
+                    help="the MLflow admin's password (or MLFLOW_AUTH_ADMIN_PASSWORD)")
+    ap.add_argument("--port", type=int, default=5000, help="mlflow server port (127.0.0.1)")
+    ap.add_argument("--s3-port", type=int, default=8333, help="S3 port (127.0.0.1)")
+
+
+@command("server", _server_args)
+def cmd_server(args) -> int:
+    """Start a team's shared MLflow on this machine: PostgreSQL backend, S3 artifacts
+    (SeaweedFS) served through the server, basic authentication on; all on 127.0.0.1.
+    Runs until Ctrl-C; prints what the pipeline and DVC need."""
+    import time
+
+    from scalpvision.errors import BadInputError
+    from scalpvision.ops.team_server import TeamServer
+
+    if len(args.admin_password) < 12:  # MLflow's own rule for passwords
+        raise BadInputError("give --admin-password (or MLFLOW_AUTH_ADMIN_PASSWORD) of at least "
+                            "12 characters")
+    with TeamServer(Path(args.root), admin_password=args.admin_password,
+                    mlflow_port=args.port, s3_port=args.s3_port) as ts:
+        env = ts.client_env()
+        env["MLFLOW_TRACKING_PASSWORD"] = "<the admin password>"
+        print(json.dumps({"tracking_uri": ts.tracking_uri, "s3_endpoint": ts.s3_endpoint,
+                          "backend_store": ts.db_uri("mlflow"), "logs": str(ts.root)}, indent=1))
+        print("\nPoint the pipeline at it:")
+        for k, v in env.items():
+            print(f"  export {k}={v}")
+        print("DVC remote on the same object store (keys go to .dvc/config.local):")
+        for cmd in ts.dvc_remote_commands():
+            shown = [("<secret>" if c == ts.s3_secret else c) for c in cmd]
+            print("  " + " ".join(shown))
+        print(f"  (the S3 secret key is in {ts.root / 's3-secret'})")
+        print("\nCtrl-C stops the servers.", flush=True)
+        try:
+            while all(p.poll() is None for k, p in ts.procs.items() if k != "postgres"):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
     return 0
 
 

@@ -1,0 +1,157 @@
+"""The batch engine on a real local Ray (2 CPUs and one logical GPU): the same shards give
+byte-identical outputs on either engine, a ``num_gpus=1`` actor lands on the GPU, an
+interrupted run resumes from its finished shards, and a pool that would hang is refused."""
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from _params import PARAMS
+from scalpvision.errors import UserError
+from scalpvision.ops.engine import (
+    LOCAL, EngineProbe, check_execution, collect, fingerprint, ray_init, run_shards,
+)
+
+pytestmark = pytest.mark.scale
+RAY = replace(LOCAL, engine="ray", actors=1, cpus_per_actor=1.0, shard_size=8)
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = ray_init(RAY, num_cpus=2, num_gpus=1)
+    yield ray
+    ray.shutdown()
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def _both(task, items, tmp_path, name, **over):
+    """Run ``task`` on the local engine and on Ray; returns both (records, output folder)."""
+    out = {}
+    for ex in (replace(LOCAL, shard_size=4), replace(RAY, shard_size=4, **over)):
+        work, dest = tmp_path / f"{name}-{ex.engine}.shards", tmp_path / f"{name}-{ex.engine}"
+        recs = run_shards(task, items, ex, work, "k")
+        collect(work, "k", dest)
+        out[ex.engine] = (recs, dest)
+    return out
+
+
+def _briefly_trained(images, tree):
+    """A lite U²-Net after 15 steps on ground-truth crops: poor, but its masks differ from
+    image to image (random weights give empty masks, which would prove nothing)."""
+    import numpy as np
+    import torch
+
+    from scalpvision.io import read_image, read_mask
+    from scalpvision.segmentation.inference import to_tensor
+    from scalpvision.segmentation.u2net import build_u2net, multi_bce_loss
+
+    torch.manual_seed(0)
+    net = build_u2net("lite")
+    opt = torch.optim.Adam(net.parameters(), 3e-3)
+    data = [(read_image(p), read_mask(tree / "ground_truth" / "masks" / f"{Path(p).stem}.png"))
+            for p in images[:8]]
+    rng = np.random.default_rng(0)
+    for _ in range(15):
+        xs, ys = [], []
+        for k in rng.integers(0, len(data), 4):
+            im, m = data[k]
+            y, x = rng.integers(0, 480 - 96), rng.integers(0, 640 - 96)
+            xs.append(to_tensor(im[y:y + 96, x:x + 96]))
+            ys.append(torch.from_numpy(m[y:y + 96, x:x + 96].astype(np.float32))[None, None])
+        loss, _ = multi_bce_loss(net(torch.cat(xs)), torch.cat(ys))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return net.eval()
+
+
+def test_segmentation_and_features_identical_on_both_engines(ray_local, small_tree, tmp_path):
+    from scalpvision.features.batch import FeatureShards
+    from scalpvision.ops.checkpoints import save_model_dir
+    from scalpvision.segmentation.batch import SegmentShards, merge_results
+    from scalpvision.segmentation.u2net import build_u2net
+    import torch
+
+    images = sorted({p.stem: str(p) for p in small_tree.rglob("*.jpg")
+                     if "ground_truth" not in p.parts}.values())[:8]
+    model = save_model_dir(tmp_path / "u2net", _briefly_trained(images, small_tree), {
+        "builder": "u2net", "kwargs": {"variant": "lite"},
+        "preprocessing": {"infer_long_side": 160}})
+    images.append(str(tmp_path / "missing.jpg"))  # reported by both, never fatal
+    seg = _both(SegmentShards(str(model), PARAMS.segment, 2), images, tmp_path, "seg")
+    (rl, dl), (rr, dr) = seg["local"], seg["ray"]
+    assert len(rl) == -(-len(images) // 4) > 2 and len(_digests(dl)) == len(images) - 1
+    assert len(set(_digests(dl).values())) == len(images) - 1  # masks that differ
+    assert _digests(dl) == _digests(dr)  # byte-identical on both engines
+    assert [f[:2] for f in merge_results(rr).failed] == [(Path(images[-1]), "unreadable")]
+    # features of those masks: one row per image, identical
+    rows = [{"image_id": Path(p).stem, "path": p, "split": "test", "group": "g"}
+            for p in images[:-1]]
+    p = replace(PARAMS.features, masks_dir=str(dl), baseline_otsu=True)
+    feats = _both(FeatureShards(p), rows, tmp_path, "features")
+    (fl, _), (fr, _) = feats["local"], feats["ray"]
+    assert json.dumps(fl) == json.dumps(fr)
+    assert sum(len(r["rows"]) for r in fl) == len(rows) and "hair_count" in fl[0]["rows"][0]
+
+
+@dataclass
+class _FailsOnce:
+    """Fails on the shard that starts at item 4 while ``flag`` exists (deleting it)."""
+    flag: Path
+
+    def setup(self):
+        pass
+
+    def run(self, items, out_dir, start):
+        if self.flag.exists() and start == 4:
+            self.flag.unlink()
+            raise RuntimeError("interrupted")
+        (out_dir / f"{start}.txt").write_text(",".join(map(str, items)))
+        return {"items": items}
+
+
+def test_gpu_actor_lands_on_the_logical_gpu(ray_local, tmp_path):
+    recs = run_shards(EngineProbe(), list(range(6)),
+                      replace(RAY, gpus_per_actor=1, shard_size=4), tmp_path / "w", "k")
+    assert [r["items"] for r in recs] == [[0, 1, 2, 3], [4, 5]]
+    assert all(r["gpus"] == ["0"] and r["cuda_visible_devices"] == "0" for r in recs)
+    assert len({r["pid"] for r in recs}) == 1  # one actor, its model loaded once
+
+
+def test_an_interrupted_run_resumes_from_its_finished_shards(tmp_path):
+    flag = tmp_path / "fail-once"
+    flag.touch()
+    ex = replace(LOCAL, shard_size=4)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run_shards(_FailsOnce(flag), list(range(10)), ex, tmp_path / "w", "k")
+    done = tmp_path / "w" / "k" / "00000.json"
+    stamp = done.stat().st_mtime_ns
+    recs = run_shards(_FailsOnce(flag), list(range(10)), ex, tmp_path / "w", "k")
+    assert done.stat().st_mtime_ns == stamp  # shard 0 was not run again
+    assert [r["items"] for r in recs] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    # other inputs: a new fingerprint, and the stale shards are dropped
+    run_shards(_FailsOnce(flag), [1], ex, tmp_path / "w", fingerprint("other", [1]))
+    assert not (tmp_path / "w" / "k").exists()
+    assert collect(tmp_path / "w", fingerprint("other", [1]), tmp_path / "out") == 1
+
+
+def test_settings_that_cannot_work_are_refused():
+    with pytest.raises(UserError, match="ray#44687"):
+        check_execution(replace(RAY, actors=2, cpus_per_actor=1.0), cluster_cpus=2)
+    check_execution(replace(RAY, actors=2, cpus_per_actor=0.5), cluster_cpus=2)
+    with pytest.raises(UserError, match="engine 'spark'"):
+        check_execution(replace(LOCAL, engine="spark"))
+
+
+def test_fingerprint_follows_file_bytes(tmp_path):
+    f = tmp_path / "m.bin"
+    f.write_bytes(b"a")
+    a = fingerprint("x", files=[tmp_path])
+    f.write_bytes(b"b")
+    assert fingerprint("x", files=[tmp_path]) != a != fingerprint("y", files=[tmp_path])
