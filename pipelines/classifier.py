@@ -6,6 +6,7 @@ frames. Every model is an MLflow run (tag ``table=classifier``); the CNN is save
 (kind ``classifier``) and left to `promote`."""
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from scalpvision.classification.report import (
 from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
 from scalpvision.errors import BadInputError
+from scalpvision.ops import distributed
 from scalpvision.ops.promotion import MANIFEST_TAG, manifest_hash
 from scalpvision.ops.registry import register
 from scalpvision.ops.tracking import git_revision, stage_run
@@ -60,7 +62,8 @@ def main() -> None:
     P = load_params(args.params)
     c = P.classifier
     tracking = P.tracking
-    torch.set_num_threads(c.threads)
+    replica = distributed.start(P.execution.train_processes)  # torchrun -> DDP (gloo on CPU)
+    torch.set_num_threads(replica.threads(c.threads))
     man = pd.read_csv(c.manifest)
     tr_name, va_name, te_name = c.splits
     parts = {s: man[man.split == s].reset_index(drop=True) for s in c.splits}
@@ -96,18 +99,23 @@ def main() -> None:
             MANIFEST_TAG: manifest_hash(eval_rows, ["image_id", "split", *CONDITIONS])}
     results, metrics = {}, {}
     cnn_name = f"four-head CNN ({c.model.backbone}, {t.variant})"
+    from scalpvision.classification.train import train_classifier
+
+    val = (*sq[va_name], y[va_name], g[va_name])
+    fit = functools.partial(train_classifier, *sq_train, y_train, val, c.model, t, norm=norm,
+                            gate=c.presence_gate, replica=replica)
+    if not replica.main:  # a DDP worker: its share of the gradients; rank 0 validates, writes
+        fit(progress=False)
+        return distributed.stop(replica)
     with stage_run("classifier", {"classifier": as_dict(c)}, tracking, deps=[c.manifest],
-                   tags={**tags, "model_kind": "four_head_cnn"}) as run:
+                   tags={**tags, "model_kind": "four_head_cnn",
+                         "ddp_processes": str(replica.world)}) as run:
         import mlflow
 
         mlflow.log_dict({"train_class_counts": {
             f"{cond}_{gr}": int(np.sum(y_train[:, k] == gr))
             for k, cond in enumerate(CONDITIONS) for gr in range(4)}}, "class_counts.json")
-        val = (*sq[va_name], y[va_name], g[va_name])
-        from scalpvision.classification.train import train_classifier
-
-        model, rec = train_classifier(
-            *sq_train, y_train, val, c.model, t, norm=norm, gate=c.presence_gate,
+        model, rec = fit(
             on_epoch=lambda ep, h: mlflow.log_metrics(
                 {k: h[k] for k in ("loss", "lr", "val_macro_f1", "val_macro_f1_ungated",
                                    "images_per_second")}, step=ep + 1))
@@ -191,6 +199,7 @@ def main() -> None:
         {**metrics, "test_images": r0["images"], "test_subjects": r0["subjects"],
          "train_images": len(train)}, indent=1))
     print(text)
+    distributed.stop(replica)
 
 
 if __name__ == "__main__":

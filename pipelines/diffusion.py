@@ -19,6 +19,7 @@ from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
 from scalpvision.errors import BadInputError
 from scalpvision.ops.registry import register
+from scalpvision.ops import distributed
 from scalpvision.ops.tracking import git_revision, stage_run
 
 
@@ -28,7 +29,6 @@ def main() -> None:
     args = ap.parse_args()
     P = load_params(args.params)
     dp = P.diffusion
-    torch.set_num_threads(dp.threads)
     man = pd.read_csv(dp.manifest)
     (tr_name, va_name) = dp.splits
     train, val = man[man.split == tr_name], man[man.split == va_name]
@@ -37,16 +37,23 @@ def main() -> None:
     out = Path(dp.out_dir)
     sched = Schedule.linear(dp.schedule.timesteps, dp.schedule.beta_start, dp.schedule.beta_end)
     metrics = {"source": dp.source}
+    replica = distributed.start(P.execution.train_processes if dp.source == "trained" else 1)
+    torch.set_num_threads(replica.threads(dp.threads))
+    big = (dp.height * 2, dp.width * 2)  # crops are taken at twice the model frame
+    if not replica.main:  # a DDP worker: its share of the gradients; rank 0 validates and writes
+        train_unet(frames_at(list(train.path), big), None, dp, replica=replica)
+        return distributed.stop(replica)
     with stage_run("diffusion", {"diffusion": as_dict(dp)}, P.tracking,
                    deps=[dp.manifest], tags={"model_kind": "diffusion_unet",
-                                            "backbone_source": dp.source}) as run:
+                                            "backbone_source": dp.source,
+                                            "ddp_processes": str(replica.world)}) as run:
         import mlflow
 
         val_frames = frames_at(list(val.path.head(VAL_IMAGES)), (dp.height, dp.width))
         if dp.source == "trained":
-            big = (dp.height * 2, dp.width * 2)  # crops are taken at twice the model frame
             frames = frames_at(list(train.path), big)
-            unet, rec = train_unet(frames, val_frames, dp, on_epoch=lambda ep, h: mlflow.log_metrics(
+            unet, rec = train_unet(frames, val_frames, dp, replica=replica,
+                                   on_epoch=lambda ep, h: mlflow.log_metrics(
                 {"loss": h["loss"], "epoch_seconds": h["seconds"]}, step=ep + 1))
             save_backbone_dir(out, unet, {
                 "source": "trained", "max_t": dp.train.max_t, "schedule": as_dict(dp.schedule),
@@ -74,6 +81,7 @@ def main() -> None:
     Path("metrics").mkdir(exist_ok=True)
     Path("metrics/diffusion.json").write_text(json.dumps(metrics, indent=1))
     print(f"diffusion U-Net ({dp.source}): {metrics}")
+    distributed.stop(replica)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,15 @@ images itself (U²-Net -> prompts -> refiner, as ``segment`` configures it; thei
 masks are never read) and trains on them for ``self_training_epochs`` more epochs."""
 
 import argparse
-from dataclasses import replace
+import functools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from scalpvision.ops import distributed
 from scalpvision.ops.checkpoints import save_model_dir
 from scalpvision.config import as_dict, load_params
 from scalpvision.entry import run_main
@@ -27,8 +29,9 @@ def main() -> None:
     p = P.u2net
     pseudo = P.pseudo
     tracking = P.tracking
-    torch.set_num_threads(p.threads)
     t = replace(p.train, device=resolve_device(p.train.device))
+    replica = distributed.start(P.execution.train_processes, t.device)  # torchrun -> DDP
+    torch.set_num_threads(replica.threads(p.threads))
     pairs = pd.read_csv(Path(pseudo.out_dir) / "pairs.csv")
     train = list(pairs.loc[pairs.split == "train", ["image", "mask"]].itertuples(index=False))
     val = list(pairs.loc[pairs.split == "val", ["image", "mask"]].itertuples(index=False))
@@ -58,16 +61,19 @@ def main() -> None:
             m.train()
             return out
 
+    fit = functools.partial(train_u2net, model, train, val_sets, t, replica=replica,
+                            select_on="real" if real_val else "pseudo", self_labels=self_labels)
+    if not replica.main:  # a DDP worker: its share of the gradients; rank 0 validates and writes
+        fit()
+        return distributed.stop(replica)
     with stage_run("u2net", {"u2net": as_dict(p)}, tracking,
                    deps=[pseudo.out_dir], tags={"model": f"u2net-{p.variant}", "device": t.device,
-                                                "init": p.checkpoint or "random"}) as run:
+                                                "init": p.checkpoint or "random",
+                                                "ddp_processes": str(replica.world)}) as run:
         import mlflow
 
-        best, history = train_u2net(
-            model, train, val_sets, t,
-            on_epoch=lambda ep, rec: mlflow.log_metrics(
-                {k: float(v) for k, v in rec.items() if k not in ("epoch", "best")}, step=ep),
-            select_on="real" if real_val else "pseudo", self_labels=self_labels)
+        best, history = fit(on_epoch=lambda ep, rec: mlflow.log_metrics(
+            {k: float(v) for k, v in rec.items() if k not in ("epoch", "best")}, step=ep))
         model.load_state_dict(best)
         best_rec = max(history, key=lambda r: r.get("val_dice_real", r.get("val_dice_pseudo", 0)))
         config = {"builder": "u2net", "kwargs": {"variant": p.variant},
@@ -88,6 +94,7 @@ def main() -> None:
     Path("metrics").mkdir(exist_ok=True)
     Path("metrics/u2net.json").write_text(json.dumps(summary, indent=1))
     print(f"U²-Net ({p.variant}) trained: {summary} -> {out}")
+    distributed.stop(replica)
 
 
 if __name__ == "__main__":

@@ -210,18 +210,26 @@ def _crops(full: np.ndarray, size: tuple[int, int], scale_min: float,
     return out
 
 
-def train_unet(frames: np.ndarray, val_frames: np.ndarray, dp, on_epoch=None) -> tuple:
+def train_unet(frames: np.ndarray, val_frames: np.ndarray, dp, on_epoch=None,
+               replica=None) -> tuple:
     """Train the offline default on ``frames: (N, H', W', 3) uint8`` (kept at twice the model
     size so crops stay sharp); ε-prediction MSE at uniform t in [0, max_t]. Returns (unet,
-    record with the per-epoch loss and the validation denoising MSE)."""
+    record with the per-epoch loss and the validation denoising MSE). ``replica``: this
+    process's place under torchrun (:mod:`scalpvision.ops.distributed`); every rank draws the
+    same batches and trains on its slice; validation runs on rank 0 only."""
     import time
 
     from tqdm import tqdm
+
+    from scalpvision.ops.distributed import SINGLE
+
+    rep = replica or SINGLE
 
     tp = dp.train
     torch.manual_seed(tp.seed)
     rng = np.random.default_rng(tp.seed)
     unet = build_trained_unet(dp)
+    net = rep.wrap(unet)
     sched = Schedule.linear(dp.schedule.timesteps, dp.schedule.beta_start, dp.schedule.beta_end)
     ac = torch.tensor(sched.alphas_cumprod, dtype=torch.float32)
     opt = torch.optim.AdamW(unet.parameters(), lr=tp.lr, weight_decay=0.0)
@@ -235,14 +243,16 @@ def train_unet(frames: np.ndarray, val_frames: np.ndarray, dp, on_epoch=None) ->
         t0, total = time.perf_counter(), 0.0
         order = rng.permutation(len(frames))
         for i in tqdm(range(iters), desc=f"diffusion U-Net epoch {ep + 1}/{tp.epochs}",
-                      leave=False):
+                      leave=False, disable=not rep.main):
             idx = order[i * tp.batch_size:(i + 1) * tp.batch_size]
             x0 = to_model(_crops(frames[idx], size, tp.crop_scale_min, rng))
             t = torch.randint(0, tp.max_t + 1, (len(idx),))
             eps = torch.randn_like(x0)
             a = ac[t].view(-1, 1, 1, 1)
             xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
-            loss = torch.nn.functional.mse_loss(unet(xt, t).sample, eps)
+            xt, t, eps_r = rep.part(xt), rep.part(t), rep.part(eps)
+            loss = rep.scaled(torch.nn.functional.mse_loss(net(xt, t).sample, eps_r),
+                              len(t), len(idx))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -252,9 +262,11 @@ def train_unet(frames: np.ndarray, val_frames: np.ndarray, dp, on_epoch=None) ->
                "seconds": time.perf_counter() - t0}
         history.append(rec)
         log.info("diffusion U-Net %s", rec)
-        if on_epoch:
+        if on_epoch and rep.main:
             on_epoch(ep, rec)
     unet.eval()
+    if not rep.main:
+        return unet, {"history": history}
     val = denoising_mse(Backbone(unet, size, "trained"), sched, val_frames, tp.max_t, tp.seed)
     return unet, {"history": history, "val_denoise_mse": val,
                   "parameters": int(sum(p.numel() for p in unet.parameters()))}

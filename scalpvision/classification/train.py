@@ -35,8 +35,8 @@ def train_classifier(images: np.ndarray, pads: np.ndarray, grades: np.ndarray,
                      val: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
                      mp: ClassifierModelParams, tp: ClassifierTrainParams, *,
                      norm: Normalisation, gate: float, resume_file: Path | None = None,
-                     on_epoch=None, progress: bool = True, model: FourHeadNet | None = None
-                     ) -> tuple[FourHeadNet, dict]:
+                     on_epoch=None, progress: bool = True, model: FourHeadNet | None = None,
+                     replica=None) -> tuple[FourHeadNet, dict]:
     """Train on ``images: (N, S, S, 3) uint8`` letterboxed squares with ``pads`` and
     ``grades: (N, 3)``; validate every epoch on ``val = (images, pads, grades, groups)``.
 
@@ -44,11 +44,19 @@ def train_classifier(images: np.ndarray, pads: np.ndarray, grades: np.ndarray,
     With ``resume_file`` the state after every epoch is saved there and an existing file is
     resumed from: an interrupted run continues to the same weights as an uninterrupted one.
     ``model``: a four-head network built elsewhere (e.g. the guidance encoder's ViT) trained
-    with this same recipe instead of ``mp``'s."""
+    with this same recipe instead of ``mp``'s. ``replica``: this process's place under
+    torchrun (:mod:`scalpvision.ops.distributed`): every rank draws the same batches and
+    augmentations and trains on its slice; validation, ``on_epoch`` and the resume file are
+    rank 0's."""
     from tqdm import tqdm
+
+    from scalpvision.ops.distributed import SINGLE
+
+    rep = replica or SINGLE
 
     torch.manual_seed(tp.seed)
     model, init = build_classifier(mp) if model is None else (model, "random (given network)")
+    net = rep.wrap(model)
     opt = torch.optim.AdamW(model.parameters(), lr=tp.lr, weight_decay=tp.weight_decay)
     iters = int(np.ceil(len(images) / tp.batch_size))
     t0_iters = max(1, round(tp.restart_epochs * iters))
@@ -77,7 +85,7 @@ def train_classifier(images: np.ndarray, pads: np.ndarray, grades: np.ndarray,
         t0, total = time.perf_counter(), 0.0
         order = rng.permutation(len(images))
         bar = tqdm(range(iters), desc=f"classifier epoch {ep + 1}/{tp.epochs}",
-                   disable=not progress, leave=False)
+                   disable=not (progress and rep.main), leave=False)
         for i in bar:
             idx = order[i * tp.batch_size:(i + 1) * tp.batch_size]
             batch = images[idx]
@@ -90,13 +98,19 @@ def train_classifier(images: np.ndarray, pads: np.ndarray, grades: np.ndarray,
                 xb = xb.flip(3)
             if rng.uniform() < 0.5:
                 xb = xb.flip(2)
-            loss = four_head_loss(model(xb), y[idx], class_weights=weights, focal_gamma=gamma)
+            if rep.distributed and len(idx) < 2 * rep.world:  # a last batch too small to
+                continue  # give every rank two images (BatchNorm needs two): all ranks skip it
+            mine = torch.from_numpy(rep.part(np.arange(len(idx))))  # this rank's slice
+            loss = rep.scaled(four_head_loss(net(xb[mine]), y[idx][mine], class_weights=weights,
+                                             focal_gamma=gamma), len(mine), len(idx))
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()  # per iteration
             total += loss.item() * len(idx)
             bar.set_postfix(loss=f"{loss.item():.3f}")
+        if not rep.main:
+            continue
         proba = predict_proba(model, xv)
         r = evaluate(val[2], proba, val[3], gate=gate, n_boot=0)
         rec = {"epoch": ep + 1, "loss": total / len(images), "lr": opt.param_groups[0]["lr"],

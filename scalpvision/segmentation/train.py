@@ -130,17 +130,23 @@ def self_label(result, unsure_below: float = 0.15) -> tuple[np.ndarray, np.ndarr
     return hair, weight
 
 
-def _run_epoch(model, opt, sched, data, cfg: U2NetTrainParams, rng) -> tuple[float, float]:
+def _run_epoch(model, opt, sched, data, cfg: U2NetTrainParams, rng, rep
+               ) -> tuple[float, float]:
+    """One epoch; ``model`` may be DDP-wrapped: every rank draws the same crops (one shared
+    ``rng``) and forwards its slice of each batch (``rep.part``)."""
     model.train()
+    dev = next(model.parameters()).device
     losses, fused = [], []
     order = rng.permutation(len(data))
     for b in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
         batch = [_sample(data[k][0], data[k][1], cfg, rng, *data[k][2:])
                  for k in order[b:b + cfg.batch_size]]
-        x = torch.cat([to_tensor(np.ascontiguousarray(i)) for i, _, _ in batch]).to(cfg.device)
+        x = torch.cat([to_tensor(np.ascontiguousarray(i)) for i, _, _ in batch]).to(dev)
         y = torch.from_numpy(np.stack([m for _, m, _ in batch]).astype(np.float32))[:, None]
         w = torch.from_numpy(np.stack([v for _, _, v in batch]).astype(np.float32))[:, None]
-        total, d0 = multi_bce_loss(model(x), y.to(cfg.device), cfg.dice_weight, w.to(cfg.device))
+        x, y, w = rep.part(x), rep.part(y), rep.part(w)
+        total, d0 = multi_bce_loss(model(x), y.to(x.device), cfg.dice_weight, w.to(x.device))
+        total = rep.scaled(total, len(x), cfg.batch_size)
         opt.zero_grad()
         total.backward()
         opt.step()
@@ -155,8 +161,8 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
                 val_sets: dict[str, list[tuple[str, str]]], cfg: U2NetTrainParams,
                 on_epoch: Callable[[int, dict], None] | None = None,
                 select_on: str = "",
-                self_labels: Callable[[U2Net], list[tuple]] | None = None
-                ) -> tuple[dict, list[dict]]:
+                self_labels: Callable[[U2Net], list[tuple]] | None = None,
+                replica=None) -> tuple[dict, list[dict]]:
     """Train in place. Returns (best state_dict, per-epoch history). The best epoch is the one
     with the highest Dice on ``val_sets[select_on]`` (default: the first validation set).
 
@@ -165,10 +171,18 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
     (``self_labels(model)`` -> ``[(image, mask, weight), ...]``, see :func:`self_label`), and
     training goes on over those and as many pseudo pairs at ``cfg.self_training_lr``, each
     image visited several times per epoch (an epoch as long as a pseudo-pair epoch). Its
-    epochs are validated like the others, so the kept model is the better of before and after."""
+    epochs are validated like the others, so the kept model is the better of before and after.
+
+    ``replica`` (:mod:`scalpvision.ops.distributed`): under torchrun every rank trains on its
+    slice of the same batches; validation, precise BN and self-labelling run on rank 0
+    (self-labels are then shared), and only rank 0's best state is returned."""
+    from scalpvision.ops.distributed import SINGLE
+
+    rep = replica or SINGLE
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model.to(cfg.device)
+    model.to(rep.device(cfg.device))
+    net = rep.wrap(model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
     data = [(read_image(i), read_mask(m)) for i, m in train_pairs]
     select_on = select_on or next(iter(val_sets), "")
@@ -182,9 +196,13 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
     def finish_epoch(epoch: int, t0: float, loss: float, fused: float, phase: str) -> None:
         nonlocal best, best_score
         rec = {"epoch": epoch, "loss": loss, "loss_fused": fused, "seconds": time.time() - t0}
-        if cfg.bn_recalibration_images:
+        if cfg.bn_recalibration_images:  # drawn on every rank: the ranks' rng stay in step
             pick = rng.choice(len(data), min(cfg.bn_recalibration_images, len(data)), replace=False)
-            recalibrate_bn(model, [data[k][0] for k in pick], cfg.infer_long_side)
+            if rep.main:
+                recalibrate_bn(model, [data[k][0] for k in pick], cfg.infer_long_side)
+        if not rep.main:
+            history.append(rec | {"phase": phase})
+            return
         runner = inference_model(model, "auto")  # this epoch's weights, ONNX Runtime on a CPU
         for name, pairs in val_sets.items():
             rec[f"val_dice_{name}"] = evaluate(runner, pairs, cfg.infer_long_side)
@@ -201,11 +219,12 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
 
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.time()
-        finish_epoch(epoch, t0, *_run_epoch(model, opt, sched, data, cfg, rng), "pseudo pairs")
+        finish_epoch(epoch, t0, *_run_epoch(net, opt, sched, data, cfg, rng, rep), "pseudo pairs")
     if cfg.self_training_epochs > 0 and self_labels is not None:
+        best = rep.share(best)
         model.load_state_dict(best)
         t0 = time.time()
-        extra = self_labels(model)
+        extra = rep.share(self_labels(model) if rep.main else None)
         log.info("self-training: %d self-labelled images (%.1f s)", len(extra), time.time() - t0)
         if extra:
             anchor = [data[k] for k in rng.choice(len(data), min(len(extra), len(data)),
@@ -218,7 +237,7 @@ def train_u2net(model: U2Net, train_pairs: list[tuple[str, str]],
             for k in range(cfg.self_training_epochs):
                 t0 = time.time()
                 finish_epoch(cfg.epochs + k + 1, t0,
-                             *_run_epoch(model, opt, sched, mixed, cfg, rng), "self-training")
+                             *_run_epoch(net, opt, sched, mixed, cfg, rng, rep), "self-training")
     model.to("cpu")
     return best, history
 
