@@ -1,6 +1,9 @@
-"""The real tools end to end on a copy of the repo: `dvc repro` (tiny profile) leaves a
-manifest, a data-check report and MLflow runs; a second `dvc repro` runs nothing; `dvc push` /
-`dvc pull` work against the local remote."""
+"""The real tools end to end on a copy of the repo, as a team runs them: `dvc repro` (tiny
+profile) logs and registers against a shared MLflow server (PostgreSQL backend, S3 artifacts,
+authentication on), promotes the champions and builds the bento from that registry; a second
+`dvc repro` runs nothing; `dvc push` / `dvc pull` round-trip through an S3 remote on the same
+object store. Then the execution settings: switching to Ray or to DDP under torchrun re-runs
+nothing by itself, and forced re-runs give the same outputs."""
 
 import os
 import shutil
@@ -11,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.scale]
 BIN = Path(sys.executable).parent
 
 
@@ -22,7 +25,16 @@ def _sh(cmd, cwd, env):
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory, repo):
+def team(tmp_path_factory):
+    """PostgreSQL + SeaweedFS S3 + mlflow server (basic auth) on 127.0.0.1."""
+    from scalpvision.ops.team_server import TeamServer
+
+    with TeamServer(tmp_path_factory.mktemp("team"), admin_password="team-admin-pw") as ts:
+        yield ts
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory, repo, team):
     dst = tmp_path_factory.mktemp("repo") / "sv"
     keep = ["dvc.yaml", "params.yaml", "pipelines", "data_checks", "profiles", ".dvc",
             ".dvcignore", ".gitignore", "scalpvision", "serving"]
@@ -59,14 +71,16 @@ def work(tmp_path_factory, repo):
     params["augment"]["eval"].update(pairs=2, masks=["zeros"], kid_subset=2, kid_subsets=2,
                                      contact_rows=1)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **team.client_env()}
     _sh("git init -q && git config user.email t@t && git config user.name t && git add -A && "
         "git commit -qm init", dst, env)
+    for cmd in team.dvc_remote_commands():
+        _sh(" ".join(cmd), dst, env)
+    _sh("dvc remote default s3remote", dst, env)
     return dst, env
 
 
-def test_repro_push_pull_and_mlflow(work):
+def test_repro_push_pull_and_mlflow(work, team):
     dst, env = work
     out = _sh("dvc repro", dst, env)
     assert (dst / "data/manifest.csv").is_file()
@@ -75,14 +89,28 @@ def test_repro_push_pull_and_mlflow(work):
     again = _sh("dvc repro", dst, env)
     assert "Data and pipelines are up to date" in again, again
     _sh("dvc push -q", dst, env)
-    assert any((dst / ".dvc-remote").rglob("*"))
+    assert not (dst / ".dvc-remote").exists()
+    # the S3 keys are in .dvc/config.local (git-ignored), never in the committed config
+    assert team.s3_secret not in (dst / ".dvc/config").read_text()
+    assert team.s3_secret in (dst / ".dvc/config.local").read_text()
+    _sh("git check-ignore -q .dvc/config.local", dst, env)
+    import boto3
+    s3 = boto3.client("s3", endpoint_url=team.s3_endpoint, region_name="us-east-1",
+                      aws_access_key_id=team.s3_key, aws_secret_access_key=team.s3_secret)
+    listed = s3.list_objects_v2(Bucket="scalpvision", Prefix="dvc/")
+    assert listed["KeyCount"] > 0
     shutil.rmtree(dst / "data")
     shutil.rmtree(dst / ".dvc" / "cache")
     _sh("dvc pull -q", dst, env)
     assert (dst / "data/manifest.csv").is_file() and any((dst / "data/aihub").rglob("*.jpg"))
     import mlflow
-    mlflow.set_tracking_uri(f"sqlite:///{dst / 'mlflow.db'}")
+    os.environ.update(team.client_env())  # this process reads the registry as the team does
+    mlflow.set_tracking_uri(team.tracking_uri)
     runs = mlflow.search_runs(experiment_names=["scalpvision"])
+    assert not (dst / "mlflow.db").exists()  # nothing went to the embedded store
+    # artifacts went through the server into S3 (the client holds no S3 keys)
+    assert runs["artifact_uri"].str.startswith("mlflow-artifacts:").all()
+    assert s3.list_objects_v2(Bucket="scalpvision", Prefix="mlartifacts/")["KeyCount"] > 0
     assert {"render", "import", "split", "check"} <= set(runs["tags.mlflow.runName"])
     assert runs["tags.git.commit"].str.len().eq(40).all()
     imp = runs[runs["tags.mlflow.runName"] == "import"].iloc[0]
@@ -177,3 +205,65 @@ def test_new_candidate_on_another_test_set_rescoring_the_champion(work):
     assert seg[1]["manifest_hash"] != seg[0]["manifest_hash"]
     assert seg[1]["champion_value"] is not None       # v1 re-scored on the one-image test set
     assert seg[1]["promoted"] == (seg[1]["candidate_value"] > seg[1]["champion_value"])
+
+
+def test_registry_refuses_strangers_and_read_only_users(work, team):
+    """Basic auth on the shared server: no credentials -> 401; a user with READ (the
+    default) cannot move the champion alias; the admin can."""
+    import requests
+    from mlflow.exceptions import MlflowException
+    from mlflow.server import get_app_client
+    from mlflow.tracking import MlflowClient
+
+    r = requests.get(f"{team.tracking_uri}/api/2.0/mlflow/registered-models/search", timeout=30)
+    assert r.status_code == 401
+    os.environ.update(team.client_env())
+    get_app_client("basic-auth", tracking_uri=team.tracking_uri).create_user(
+        "viewer", "viewer-password-1")
+    name = "scalpvision-alopecia"
+    os.environ.update(team.client_env("viewer", "viewer-password-1"))
+    viewer = MlflowClient(team.tracking_uri)
+    assert str(viewer.get_model_version_by_alias(name, "champion").version) == "1"  # can read
+    with pytest.raises(MlflowException, match="(?i)permission"):
+        viewer.set_registered_model_alias(name, "champion", "1")
+    os.environ.update(team.client_env())
+    MlflowClient(team.tracking_uri).set_registered_model_alias(name, "champion", "1")
+
+
+def test_execution_engine_is_not_a_dependency_and_ray_gives_the_same_outputs(work):
+    """Ray for the batch stages, torchrun for training: changing the engine re-runs nothing;
+    forced re-runs of hair_masks and features on Ray write byte-identical outputs."""
+    dst, env = work
+    _sh("dvc repro", dst, env)  # settle whatever the earlier tests changed
+    before = yaml.safe_load((dst / "dvc.lock").read_text())["stages"]
+    params = yaml.safe_load((dst / "params.yaml").read_text())
+    params["execution"].update(engine="ray", actors=1, cpus_per_actor=0.5, shard_size=8)
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
+    status = _sh("dvc status", dst, env)
+    assert "up to date" in status, status
+    out = _sh("dvc repro -f -s hair_masks && dvc repro -f -s features", dst, env)
+    assert "features (ray" in out and "hair masks (ray" in out
+    after = yaml.safe_load((dst / "dvc.lock").read_text())["stages"]
+    data = lambda st: [o for o in st["outs"] if not o["path"].startswith("metrics/")]  # noqa: E731
+    for stage in ("hair_masks", "features"):  # (metrics hold the run's seconds per image)
+        assert data(after[stage]) == data(before[stage]), stage
+        assert len(data(after[stage])) >= 1
+    assert not list((dst / "data").rglob("*.shards"))  # work folders are cleaned up
+    # DDP: the classifier trains in two gloo processes under torchrun, by configuration alone
+    params["execution"].update(engine="local", train_processes=2)
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
+    assert "up to date" in _sh("dvc status", dst, env)
+    out = _sh("dvc repro -f -s u2net diffusion classifier", dst, env)
+    assert out.count("relaunching under torchrun") == 3, out[-3000:]
+    import json
+    import mlflow
+    os.environ.update(env)
+    runs = mlflow.search_runs(experiment_names=["scalpvision"],
+                              filter_string="tags.model_kind = 'four_head_cnn'",
+                              order_by=["start_time DESC"])
+    assert runs.iloc[0]["tags.ddp_processes"] == "2" and len(runs) >= 2
+    u2 = mlflow.search_runs(experiment_names=["scalpvision"], order_by=["start_time DESC"],
+                            filter_string="tags.mlflow.runName = 'u2net'")
+    assert u2.iloc[0]["tags.ddp_processes"] == "2" and u2.iloc[0]["status"] == "FINISHED"
+    assert json.loads((dst / "metrics/diffusion.json").read_text())["registered_version"] == "2"
+    assert json.loads((dst / "metrics/classifier.json").read_text())["registered_version"] == "2"
