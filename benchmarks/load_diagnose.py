@@ -1,7 +1,8 @@
 """Load benchmark of the built bento: N concurrent clients POST `diagnose` on 127.0.0.1;
-prints p50/p95 latency, throughput and error count as a markdown table.
+prints p50/p95 latency, throughput, 5xx/error count and the batches adaptive batching formed
+(``serve.batching``: largest and mean batch of the U²-Net call at each load) as a markdown table.
 
-    .venv/bin/python benchmarks/load_diagnose.py [--clients 1 8] [--requests 4] [--url URL]
+    .venv/bin/python benchmarks/load_diagnose.py [--clients 1 8 32] [--requests 4] [--url URL]
         [--screenshot docs/img/web_page.png]
 
 Without ``--url`` it serves the bento named in ``metrics/package.json`` (made by the `package`
@@ -73,8 +74,15 @@ def _serve() -> tuple[str, subprocess.Popen]:
     raise RuntimeError("bentoml serve did not become ready in 180 s")
 
 
+def _batches(url: str) -> dict:
+    r = httpx.post(f"{url}/batches", json={}, timeout=60)
+    return r.json() if r.status_code == 200 else {}
+
+
 def run_load(url: str, clients: int, requests: int, images: list[bytes]) -> dict:
     lat, errors, lock = [], [], threading.Lock()
+    server_errors = [0]
+    before = _batches(url)
 
     def client(i: int) -> None:
         with httpx.Client(timeout=600) as c:
@@ -86,6 +94,9 @@ def run_load(url: str, clients: int, requests: int, images: list[bytes]) -> dict
                                                                    "image/jpeg")})
                     ok = r.status_code == 200
                     err = None if ok else f"HTTP {r.status_code}: {r.text[:200]}"
+                    if r.status_code >= 500:
+                        with lock:
+                            server_errors[0] += 1
                 except httpx.HTTPError as exc:
                     err = f"{type(exc).__name__}: {exc}"
                 with lock:
@@ -101,11 +112,19 @@ def run_load(url: str, clients: int, requests: int, images: list[bytes]) -> dict
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    after = _batches(url)
+    sizes = {int(k): v - before.get("histogram", {}).get(k, 0)
+             for k, v in after.get("histogram", {}).items()}
+    sizes = {k: v for k, v in sizes.items() if v > 0}
+    n_b = sum(sizes.values())
     q = statistics.quantiles(lat, n=20, method="inclusive") if len(lat) >= 2 else lat * 19
     return {"clients": clients, "requests": clients * requests, "errors": len(errors),
             "p50_s": statistics.median(lat) if lat else float("nan"),
             "p95_s": q[18] if lat else float("nan"),
-            "throughput_rps": len(lat) / wall, "wall_s": wall, "first_error": errors[:1]}
+            "throughput_rps": len(lat) / wall, "wall_s": wall, "first_error": errors[:1],
+            "server_errors": server_errors[0], "batching": bool(after.get("enabled")),
+            "largest_batch": max(sizes, default=0),
+            "mean_batch": sum(k * v for k, v in sizes.items()) / n_b if n_b else 0.0}
 
 
 def screenshot(url: str, image: bytes, out: Path) -> None:
@@ -142,7 +161,7 @@ def screenshot(url: str, image: bytes, out: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", default="")
-    ap.add_argument("--clients", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--requests", type=int, default=4, help="requests per client")
     ap.add_argument("--screenshot", default="")
     args = ap.parse_args()
@@ -162,11 +181,13 @@ def main() -> int:
             os.killpg(proc.pid, 15)
             proc.wait(30)
     print(f"\n`diagnose` on 127.0.0.1, {os.cpu_count()} CPU cores, one worker\n")
-    print("| clients | requests | errors | p50 (s) | p95 (s) | throughput (req/s) |")
-    print("|---|---|---|---|---|---|")
+    print("| clients | requests | errors | 5xx | p50 (s) | p95 (s) | throughput (req/s) | "
+          "largest batch | mean batch |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['clients']} | {r['requests']} | {r['errors']} | {r['p50_s']:.2f} | "
-              f"{r['p95_s']:.2f} | {r['throughput_rps']:.2f} |")
+        print(f"| {r['clients']} | {r['requests']} | {r['errors']} | {r['server_errors']} | "
+              f"{r['p50_s']:.2f} | {r['p95_s']:.2f} | {r['throughput_rps']:.2f} | "
+              f"{r['largest_batch'] if r['batching'] else 'off'} | {r['mean_batch']:.1f} |")
     for r in rows:
         if r["first_error"]:
             print(f"first error at {r['clients']} clients: {r['first_error'][0]}")

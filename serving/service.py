@@ -3,7 +3,9 @@
 Endpoints (POST, multipart field ``image``): ``/segment`` (role ``segmenter``),
 ``/hair_features`` and ``/alopecia`` (role ``alopecia``), ``/diagnose`` (every role, in the
 order ``serve.models`` lists them). GET ``/ui/`` is the web page, GET ``/ui/health`` names the
-loaded model versions; BentoML adds ``/healthz``, ``/livez``, ``/readyz`` and ``/docs``. Bad
+loaded model versions; GET ``/batches`` the batch sizes adaptive batching formed (``serve.batching``:
+the segmenter's U²-Net runs in a model worker of its own, ``NetCalls``, where concurrent
+requests are stacked into one forward pass); BentoML adds ``/healthz``, ``/livez``, ``/readyz`` and ``/docs``. Bad
 input is answered with a 4xx JSON ``{"error": ..., "status": ...}``, never a 500.
 
 The models are the ones ``scalpvision package`` imported into the BentoML store from
@@ -18,6 +20,7 @@ import re
 from pathlib import Path
 
 import bentoml
+import numpy as np
 from starlette.applications import Starlette
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
@@ -62,7 +65,44 @@ def _info(ref, name: str):
                      metrics=dict(m.info.metadata or {}))
 
 
+BATCH = S.batching.enabled and any(m.role == "segmenter" for m in S.models)
+
+
+class NetCalls:
+    """The U²-Net forward pass, batched across requests (one worker, so every request meets)."""
+
+    def __init__(self) -> None:
+        from scalpvision.segmentation.store import load_logged_segmenter
+        from scalpvision.serve.batching import BatchLog
+
+        self.net = load_logged_segmenter(Path(self.model_segmenter.path)).u2net
+        self.log = BatchLog()
+
+    @bentoml.api(batchable=True, batch_dim=0, max_batch_size=S.batching.max_batch_size,
+                 max_latency_ms=S.batching.max_latency_ms)
+    def u2net(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        self.log.add(len(x))
+        with torch.no_grad():
+            return self.net.predict(torch.from_numpy(x)).float().numpy()
+
+    @bentoml.api
+    def batches(self) -> dict:
+        return self.log.stats()
+
+
+if BATCH:
+    NetCalls.model_segmenter = bentoml.models.BentoModel(  # type: ignore[attr-defined]
+        f"{S.model('segmenter').registered_name}:latest")
+    NetCalls = bentoml.service(name=f"{S.service_name}-nets", workers=1,  # type: ignore[misc]
+                               traffic={"timeout": 600})(NetCalls)
+
+
 class ScalpVision:
+    if BATCH:
+        nets = bentoml.depends(NetCalls)
+
     def __init__(self) -> None:
         from scalpvision.serve.analyzer import ScalpAnalyzer
         from scalpvision.serve.upload import UploadRules
@@ -73,7 +113,15 @@ class ScalpVision:
         for m in S.models:
             ref = getattr(self, _ref_attr(m.role))
             roles.append((m.role, Path(ref.path), _info(ref, m.registered_name)))
-        self.analyzer = ScalpAnalyzer(roles, P, threads=os.cpu_count() or 1)
+        self.analyzer = ScalpAnalyzer(roles, P, threads=os.cpu_count() or 1,
+                                      serialise=not BATCH)
+        if BATCH:  # the segmenter's U²-Net answers from the batching worker
+            from scalpvision.serve.batching import RemoteNet, batch_shape
+
+            seg = self.analyzer.role("segmenter").segmenter
+            # looked up per call: the dependency's endpoints exist once the app has started
+            seg.u2net = RemoteNet(lambda x: self.nets.u2net(x), seg.u2net,
+                                  batch_shape(*S.expected_size, seg.long_side))
         STATE["analyzer"] = self.analyzer
 
     def _run(self, image: Path, fn):
@@ -128,6 +176,11 @@ class ScalpVision:
                     "models": {"classifier": self.analyzer.versions()["classifier"]}}
         return self._run(image, go)
 
+    @bentoml.api(route="/batches")
+    def batches(self) -> dict:
+        """The batches adaptive batching formed so far (sizes, largest, histogram)."""
+        return {"enabled": BATCH, **(self.nets.batches() if BATCH else {})}
+
     @bentoml.api
     def diagnose(self, image: Path, um_per_px: float | None = None) -> dict:
         """Every role's answer in one call, with the model versions that answered."""
@@ -140,6 +193,8 @@ for _m in S.models:  # one store reference per role: the bento carries exactly t
 
 ScalpVision = bentoml.asgi_app(ui, path="/ui")(bentoml.service(  # type: ignore[misc]
     name=S.service_name, workers=S.workers,
+    # with batching, as many requests in flight per worker as a batch holds (default: one)
+    threads=S.batching.max_batch_size if BATCH else 1,
     traffic={"timeout": 600, "max_concurrency": 64})(ScalpVision))
 ScalpVision.add_asgi_middleware(  # type: ignore[attr-defined]
     UploadGuard, paths=UPLOAD_PATHS, max_bytes=int(S.max_upload_mb * 2**20))

@@ -10,6 +10,7 @@ endpoint, and an upload it refuses is answered 422 without being graded.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,10 +40,12 @@ class Role:
 
 class ScalpAnalyzer:
     """The served models, by role. ``roles``: (role name, model path, :class:`ModelInfo`) in
-    answer order; each is loaded by its kind. CPU work is serialised: concurrent requests queue
-    instead of fighting over the cores."""
+    answer order; each is loaded by its kind. CPU work is serialised (``serialise``):
+    concurrent requests queue instead of fighting over the cores; with adaptive batching the
+    U²-Net runs elsewhere and requests must reach it together, so nothing is serialised."""
 
-    def __init__(self, roles: list[tuple[str, Path, ModelInfo]], params, threads: int = 0):
+    def __init__(self, roles: list[tuple[str, Path, ModelInfo]], params, threads: int = 0,
+                 serialise: bool = True):
         import torch
 
         from scalpvision.ops.kinds import get_kind
@@ -51,7 +54,7 @@ class ScalpAnalyzer:
             torch.set_num_threads(threads)
         self.roles = {name: Role(name, get_kind(info.kind).serve(Path(path), params), info)
                       for name, path, info in roles}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock() if serialise else contextlib.nullcontext()
 
     def role(self, name: str):
         if name not in self.roles:

@@ -111,6 +111,24 @@ def test_segment_raw_multipart_matches_the_library(served, reference):
     assert body["notes"] == []
 
 
+def test_concurrent_requests_share_a_u2net_batch(served, reference):
+    """Adaptive batching: eight requests at once meet in the batching worker; every answer is
+    still the library's mask."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = served.image.read_bytes()
+    before = httpx.post(f"{served.url}/batches", json={}, timeout=60).json()
+    assert before["enabled"] is True
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: _post(served, "segment", files={
+            "image": ("scalp.png", data, "image/png")}), range(8)))
+    after = httpx.post(f"{served.url}/batches", json={}, timeout=60).json()
+    assert [r.status_code for r in answers] == [200] * 8
+    assert all(np.array_equal(_decode_png(r.json()["mask_png"]) > 0, reference) for r in answers)
+    assert after["images"] - before["images"] == 8
+    assert after["batches"] - before["batches"] < 8 and after["largest"] > 1
+
+
 def test_all_endpoints_through_the_bentoml_client(served, reference):
     import bentoml
 
