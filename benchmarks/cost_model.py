@@ -28,8 +28,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def _features_seconds(n: int = 20) -> float | None:
+    from scalpvision.config import load_params
     from scalpvision.features.table import hair_features
     from scalpvision.io import read_mask
+
+    count = load_params(ROOT / "params.yaml").features.count
 
     masks = sorted((ROOT / "data" / "hair_masks").glob("*.png"))[:n]
     if not masks:
@@ -37,7 +40,7 @@ def _features_seconds(n: int = 20) -> float | None:
     loaded = [read_mask(m) for m in masks]
     t0 = time.perf_counter()
     for m in loaded:
-        hair_features(m)
+        hair_features(m, count=count)
     return (time.perf_counter() - t0) / len(loaded)
 
 

@@ -257,6 +257,7 @@ def test_exported_bento_is_a_file_with_both_models(served):
     assert any("models/scalpvision-hair-segmenter" in n for n in names)
     assert any("models/scalpvision-alopecia" in n for n in names)
     assert any(n.endswith("serving/service.py") for n in names)
+    assert any(n.endswith("env/docker/Dockerfile") for n in names)  # a container recipe
     assert json.loads(json.dumps(served.info))["models"]["segmenter"]["registered_version"] == "1"
 
 
