@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import reported  # noqa: E402
 
 from scalpvision.config import load_params  # noqa: E402
-from scalpvision.features.suite import recall_table, run_suite, summarise  # noqa: E402
+from scalpvision.features.suite import precision_table, recall_table, run_suite, summarise  # noqa: E402
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
             return r.final, r.area.mask
 
     t0 = time.perf_counter()
-    rows, recall = run_suite(args.n, P.features.count, segment)
+    rows, recall, precision = run_suite(args.n, P.features.count, segment)
     summary = summarise(rows)
     rec = recall_table(recall)
     with reported("generality"):
@@ -55,6 +55,9 @@ def main() -> None:
             print("\n### Segmenter recall per hair, by the hair's width (px) and contrast "
                   "(grey levels)\n")
             print(rec.to_markdown(index=False, floatfmt=".3f"))
+            print("\n### Segmenter pixel precision (within 1 px of a true hair) and distractor "
+                  "pixels (flakes, plugs, glare) called hair\n")
+            print(precision_table(precision).to_markdown(index=False, floatfmt=".3f"))
     top = summary[summary["width band"] == "all"]
     Path("metrics").mkdir(exist_ok=True)
     Path("metrics/generality.json").write_text(json.dumps(

@@ -48,13 +48,16 @@ class Trichogram:
     """``image`` (H, W, 3) uint8 RGB; ``mask`` (H, W) bool hair inside the analysed area;
     ``area`` (H, W) bool analysed area (field of view minus graphics); ``hair_id`` (H, W) int32
     top hair at each pixel (-1 none); ``hairs``: one dict per hair (width_px: mean width along
-    its visible length, visible_length_px, contrast, colour, counted)."""
+    its visible length, visible_length_px, contrast, colour, counted); ``distractor`` (H, W)
+    bool flakes, follicular plugs and glare not under a hair, inside the analysed area (what a
+    segmenter must not call hair)."""
 
     image: np.ndarray
     mask: np.ndarray
     area: np.ndarray
     hair_id: np.ndarray
     hairs: list[dict] = field(default_factory=list)
+    distractor: np.ndarray | None = None
 
     @property
     def hair_count(self) -> int:
@@ -175,13 +178,18 @@ def render_trichoscope(rng: np.random.Generator, look: Look = Look()) -> Trichog
     """Render one frame of ``look``; deterministic for a given generator state."""
     w, h = look.size_wh
     img = _skin(rng, h, w)
+    distractor = np.zeros((h, w), np.uint8)
     for _ in range(int(rng.integers(*look.flakes, endpoint=True))):  # flakes under the hair
         c = rng.uniform([0, 0], [w, h])
         poly = c + rng.normal(0, rng.uniform(4, 18), (7, 2))
-        cv2.fillPoly(img, [cv2.convexHull(poly.astype(np.int32))], (244, 242, 236), cv2.LINE_AA)
+        hull = [cv2.convexHull(poly.astype(np.int32))]
+        cv2.fillPoly(img, hull, (244, 242, 236), cv2.LINE_AA)
+        cv2.fillPoly(distractor, hull, 1)
     for _ in range(int(rng.integers(*look.plugs, endpoint=True))):  # follicular plugs
         c = tuple(int(v) for v in rng.uniform([0, 0], [w, h]))
-        cv2.circle(img, c, int(rng.uniform(4, 10)), (214, 196, 140), -1, cv2.LINE_AA)
+        r = int(rng.uniform(4, 10))
+        cv2.circle(img, c, r, (214, 196, 140), -1, cv2.LINE_AA)
+        cv2.circle(distractor, c, r, 1, -1)
 
     skin_lum = float(img.mean())
     hair_id = np.full((h, w), -1, np.int32)
@@ -225,8 +233,9 @@ def render_trichoscope(rng: np.random.Generator, look: Look = Look()) -> Trichog
     for _ in range(int(rng.integers(*look.glare, endpoint=True))):  # clipped glare on top
         c = tuple(int(v) for v in rng.uniform([0, 0], [w, h]))
         ax = (int(rng.uniform(6, 30)), int(rng.uniform(3, 12)))
-        cv2.ellipse(img, c, ax, float(rng.uniform(0, 180)), 0, 360, (255, 255, 255), -1,
-                    cv2.LINE_AA)
+        angle = float(rng.uniform(0, 180))
+        cv2.ellipse(img, c, ax, angle, 0, 360, (255, 255, 255), -1, cv2.LINE_AA)
+        cv2.ellipse(distractor, c, ax, angle, 0, 360, 1, -1)
     sigma = float(rng.uniform(*look.blur_sigma))
     if sigma > 0.2:
         img = cv2.GaussianBlur(img, (0, 0), sigma)
@@ -257,4 +266,5 @@ def render_trichoscope(rng: np.random.Generator, look: Look = Look()) -> Trichog
         hr["width_px"] = round(float((prof * step * seen).sum() / vis_len), 3) if vis_len else 0.0
         hr["visible_px"] = int(((hair_id == hr["hair_id"]) & area).sum())
         hr["counted"] = vis_len >= max(20.0, 3 * hr["width_px"])
-    return Trichogram(img, mask, area, np.where(area, hair_id, -1), hairs)
+    distractor = (distractor > 0) & area & (cover < 0.5)
+    return Trichogram(img, mask, area, np.where(area, hair_id, -1), hairs, distractor)

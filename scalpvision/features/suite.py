@@ -37,7 +37,8 @@ RECALL_CONTRAST = (0.0, 40.0, 80.0, np.inf)  # one hair's grey-level contrast to
 @dataclass
 class Case:
     """One suite image: ``image`` (H, W, 3) uint8 RGB, ``mask`` truth, ``area`` truth,
-    ``hair_id`` (H, W) int32 or None, ``hairs`` truth rows (width_px, counted, ...)."""
+    ``hair_id`` (H, W) int32 or None, ``hairs`` truth rows (width_px, counted, ...),
+    ``distractor`` (H, W) bool flakes/plugs/glare off the hair, or None where not known."""
 
     rendering: str
     index: int
@@ -46,6 +47,7 @@ class Case:
     area: np.ndarray
     hair_id: np.ndarray | None
     hairs: list[dict]
+    distractor: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -70,7 +72,7 @@ def render_case(rendering: str, index: int, seed: int = 18) -> Case:
     if rendering not in RENDERINGS:
         raise ValueError(f"unknown rendering {rendering!r}; valid: {', '.join(RENDERINGS)}")
     t = render_trichoscope(rng, FAINT if rendering.endswith("faint") else Look())
-    return Case(rendering, index, t.image, t.mask, t.area, t.hair_id, t.hairs)
+    return Case(rendering, index, t.image, t.mask, t.area, t.hair_id, t.hairs, t.distractor)
 
 
 def iter_cases(n: int, renderings=RENDERINGS, seed: int = 18) -> Iterator[Case]:
@@ -92,6 +94,31 @@ def hair_recall(case: Case, pred: np.ndarray) -> pd.DataFrame:
              "contrast": h["contrast"], "recall": hit[h["hair_id"]] / own[h["hair_id"]]}
             for h in case.hairs if h["counted"] and own[h["hair_id"]] > 0]
     return pd.DataFrame(rows)
+
+
+def hair_precision(case: Case, pred: np.ndarray, tolerance_px: int = 1) -> dict:
+    """Pixel precision of ``pred`` ((H, W) bool) inside the analysed area: the share of its
+    pixels within ``tolerance_px`` of a true hair pixel (an edge a pixel wide is not a false
+    hair), and the share of the distractor pixels (flakes, plugs, glare; those as near a hair
+    excepted) it calls hair (NaN where the rendering does not know them)."""
+    p = pred & case.area
+    near = cv2.dilate(case.mask.astype(np.uint8), np.ones((2 * tolerance_px + 1,) * 2, np.uint8)) > 0
+    n = int(p.sum())
+    d = None if case.distractor is None else case.distractor & ~near
+    return {"rendering": case.rendering, "index": case.index,
+            "precision": float((p & near).sum() / n) if n else np.nan,
+            "distractor_fp": float((p & d).sum() / d.sum()) if d is not None and d.any() else np.nan}
+
+
+def precision_table(precision: pd.DataFrame) -> pd.DataFrame:
+    """Per rendering: mean pixel precision of the segmenter and the mean share of distractor
+    (flake, plug, glare) pixels it calls hair."""
+    if precision.empty:
+        return precision
+    return (precision.groupby("rendering")
+            .agg(images=("index", "size"), precision=("precision", "mean"),
+                 distractor_fp=("distractor_fp", "mean"))
+            .reset_index().rename(columns={"distractor_fp": "distractor pixels called hair"}))
 
 
 def score_case(case: Case, masks: dict[str, np.ndarray], count: CountParams,
@@ -139,16 +166,19 @@ def recall_table(recall: pd.DataFrame) -> pd.DataFrame:
 
 def run_suite(n: int, count: CountParams,
               segment: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-              renderings=RENDERINGS, seed: int = 18) -> tuple[pd.DataFrame, pd.DataFrame]:
+              renderings=RENDERINGS, seed: int = 18
+              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Score ``n`` images of each rendering on the ground-truth masks and, with ``segment``
-    (image -> (mask, analysed area)), on the segmenter's. Returns (per-image rows, recall)."""
-    rows, recall = [], []
+    (image -> (mask, analysed area)), on the segmenter's. Returns (per-image rows, per-hair
+    recall, per-image precision); the last two are empty without ``segment``."""
+    rows, recall, precision = [], [], []
     for case in iter_cases(n, renderings, seed):
         masks, area = {"ground truth": case.mask}, None
         if segment is not None:
             pred, area = segment(case.image)
             masks["segmenter"] = pred
             recall.append(hair_recall(case, pred))
+            precision.append(hair_precision(case, pred))
         rows += score_case(case, masks, count, area)
     rec = pd.concat(recall, ignore_index=True) if recall else pd.DataFrame()
-    return pd.DataFrame(rows), rec
+    return pd.DataFrame(rows), rec, pd.DataFrame(precision)

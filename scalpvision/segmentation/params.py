@@ -64,6 +64,7 @@ class HairDrawParams:
     dots_min: int  # white dandruff-like dots, drawn into the image only
     dots_max: int
     blobs_max: int  # small flake blobs, image only
+    plugs_max: int  # yellowish follicular-plug discs, image only
     alpha_min: float  # hair opacity drawn from [alpha_min, 1]
     shading_share: float  # share of hairs >= 3 px with a lighter core
     edge_blur_max: float  # Gaussian defocus sigma of the hair edges, up to

@@ -98,9 +98,9 @@ def relative_colour(background_rgb: np.ndarray, rng: np.random.Generator,
                     p: HairDrawParams) -> np.ndarray:
     """A hair colour (3,) float32 RGB drawn relative to the mean skin colour: a luminance
     contrast from [contrast_min, contrast_max] grey levels, darker (or, for ``light_share``,
-    lighter) than the skin, with a hue between neutral grey, the skin's own tint and a warm
-    (brown/blond) tint. The four fixed colour families of the reference leave mid-grey, blond
-    and faded hairs out, which a model trained on them then misses."""
+    lighter) than the skin, with a hue mixed from neutral grey, the skin's own tint, a warm
+    (brown/blond) tint and a red-brown one. The four fixed colour families of the reference
+    leave mid-grey, blond, red and faded hairs out, which a model trained on them then misses."""
     weights = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 luma
     bg = np.asarray(background_rgb, np.float32)
     luma = float(bg @ weights)
@@ -108,9 +108,10 @@ def relative_colour(background_rgb: np.ndarray, rng: np.random.Generator,
     light = rng.uniform() < p.light_share and luma + p.contrast_min <= 255
     target = min(luma + delta, 255.0) if light else max(luma - delta, 0.0)
     tints = np.stack([np.ones(3, np.float32), np.maximum(bg, 1.0),
-                      np.array([1.15, 1.0, 0.75], np.float32)])
+                      np.array([1.15, 1.0, 0.75], np.float32),
+                      np.array([1.45, 0.85, 0.65], np.float32)])
     tints /= (tints @ weights)[:, None]  # unit luma: the tint changes hue, not contrast
-    tint = rng.dirichlet(np.ones(3)) @ tints
+    tint = rng.dirichlet(np.ones(len(tints))) @ tints
     return np.clip(tint * target, 0, 255).astype(np.float32)
 
 
@@ -209,7 +210,27 @@ def draw_pseudo_hairs(background: np.ndarray, rng: np.random.Generator,
         axes = (int(rng.integers(5, 25)), int(rng.integers(3, 12)))
         cv2.ellipse(img, (int(x), int(y)), axes, float(rng.uniform(0, 180)), 0, 360,
                     (int(rng.integers(225, 256)),) * 3, -1, cv2.LINE_AA)
+    for _ in range(int(rng.integers(0, p.plugs_max, endpoint=True))):
+        _draw_plug(img, rng)
     return img, mask.astype(bool), n
+
+
+def _draw_plug(img: np.ndarray, rng: np.random.Generator) -> None:
+    """A follicular plug (sebum/keratin at a follicle opening) in place: a soft yellowish disc
+    a little darker than the skin around it - round, so the segmenter learns it is not hair."""
+    h, w = img.shape[:2]
+    r = float(rng.uniform(3, 10))
+    c = rng.uniform([0, 0], [w, h])
+    m = int(r) + 4
+    x0, y0 = (np.floor(c) - m).astype(int).clip(0, [w, h])
+    x1, y1 = (np.ceil(c) + m + 1).astype(int).clip(0, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    a = np.clip(r - np.hypot(xx - c[0], yy - c[1]) + 0.5, 0, 1)[..., None] * rng.uniform(0.6, 1)
+    roi = img[y0:y1, x0:x1].astype(np.float32)
+    colour = roi.reshape(-1, 3).mean(0) * np.array([1.0, 0.93, 0.7]) * rng.uniform(0.8, 1.0)
+    img[y0:y1, x0:x1] = np.clip(roi * (1 - a) + colour * a + 0.5, 0, 255).astype(np.uint8)
 
 
 def background_from_patch(patch: np.ndarray, size_wh: tuple[int, int],

@@ -54,12 +54,12 @@ def test_suite_scores_ground_truth_masks(rendering):
     the targets they miss are benchmarks/generality.py's (docs/features.md)."""
     case = render_case(rendering, 0)
     assert case.count > 0 and case.image.shape == (480, 640, 3)
-    rows, recall = run_suite(2, count_params(), renderings=(rendering,))
+    rows, recall, precision = run_suite(2, count_params(), renderings=(rendering,))
     s = summarise(rows)
     top = s[s["width band"] == "all"].iloc[0]
     assert top.images == 2 and abs(top["width bias px"]) < 1.5
     assert 0 <= top["count rel. error"] < 0.8
-    assert recall.empty  # no segmenter given
+    assert recall.empty and precision.empty  # no segmenter given
 
 
 def test_suite_recall_uses_each_hairs_own_pixels():
@@ -69,3 +69,17 @@ def test_suite_recall_uses_each_hairs_own_pixels():
     perfect = hair_recall(case, case.hair_id >= 0)
     assert 0 < len(perfect) <= case.count and np.allclose(perfect.recall, 1.0)
     assert np.allclose(hair_recall(case, np.zeros_like(case.mask)).recall, 0.0)
+
+
+def test_suite_precision_counts_only_non_hair_and_distractor_pixels():
+    from scalpvision.features.suite import hair_precision
+
+    case = render_case("trichoscope", 3)
+    assert case.distractor is not None and case.distractor.any()
+    assert not (case.distractor & case.mask).any()
+    perfect = hair_precision(case, case.mask)
+    assert perfect["precision"] == 1.0 and perfect["distractor_fp"] == 0.0
+    flakes = hair_precision(case, case.mask | case.distractor)
+    share = case.distractor.sum() / (case.mask | case.distractor).sum()
+    assert flakes["distractor_fp"] == 1.0
+    assert flakes["precision"] <= 1 - share + 0.02  # only a 1-px rim of them may be excused

@@ -121,3 +121,23 @@ def test_relative_colours_keep_their_contrast_on_any_skin(skin):
         assert np.abs(img[core].astype(float) @ luma - skin_l).min(initial=99) >= 29
         drawn += core.any()
     assert drawn >= 3
+
+
+def test_follicular_plugs_are_drawn_into_the_image_only():
+    """Plug negatives: the same hairs and mask with or without them; the image changes only off
+    the hair, in round yellowish discs a little darker than the skin (blue falls most)."""
+    bg = np.full((240, 320, 3), (200, 160, 140), np.uint8)
+    found = 0
+    for seed in range(7, 12):
+        base, m0, _ = draw_pseudo_hairs(bg, np.random.default_rng(seed),
+                                        HairDrawParams(2, 2, 3, 3, 0, 0, 0))
+        img, m1, _ = draw_pseudo_hairs(bg, np.random.default_rng(seed),
+                                       HairDrawParams(2, 2, 3, 3, 0, 0, 0, plugs_max=4))
+        assert np.array_equal(m0, m1)
+        changed = np.abs(img.astype(int) - base).sum(2) > 0
+        found += changed.any()
+        d = (base.astype(int) - img)[changed & ~m1]
+        if len(d):
+            assert (d[:, 2] >= d[:, 0]).mean() > 0.9  # yellowish: blue drops at least as much as red
+            assert (d.sum(1) >= 0).mean() > 0.9  # darker than the skin, not lighter
+    assert found >= 3
