@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import reported  # noqa: E402
 
 from scalpvision.config import load_params  # noqa: E402
-from scalpvision.features.suite import precision_table, recall_table, run_suite, summarise  # noqa: E402
+from scalpvision.features.suite import (  # noqa: E402
+    precision_table, recall_table, run_suite, summarise,
+)
 
 
 def main() -> None:

@@ -102,12 +102,13 @@ def hair_precision(case: Case, pred: np.ndarray, tolerance_px: int = 1) -> dict:
     hair), and the share of the distractor pixels (flakes, plugs, glare; those as near a hair
     excepted) it calls hair (NaN where the rendering does not know them)."""
     p = pred & case.area
-    near = cv2.dilate(case.mask.astype(np.uint8), np.ones((2 * tolerance_px + 1,) * 2, np.uint8)) > 0
+    box = np.ones((2 * tolerance_px + 1,) * 2, np.uint8)
+    near = cv2.dilate(case.mask.astype(np.uint8), box) > 0
     n = int(p.sum())
     d = None if case.distractor is None else case.distractor & ~near
+    fp = float((p & d).sum() / d.sum()) if d is not None and d.any() else np.nan
     return {"rendering": case.rendering, "index": case.index,
-            "precision": float((p & near).sum() / n) if n else np.nan,
-            "distractor_fp": float((p & d).sum() / d.sum()) if d is not None and d.any() else np.nan}
+            "precision": float((p & near).sum() / n) if n else np.nan, "distractor_fp": fp}
 
 
 def precision_table(precision: pd.DataFrame) -> pd.DataFrame:

@@ -138,6 +138,6 @@ def test_follicular_plugs_are_drawn_into_the_image_only():
         found += changed.any()
         d = (base.astype(int) - img)[changed & ~m1]
         if len(d):
-            assert (d[:, 2] >= d[:, 0]).mean() > 0.9  # yellowish: blue drops at least as much as red
+            assert (d[:, 2] >= d[:, 0]).mean() > 0.9  # yellowish: blue drops as much as red or more
             assert (d.sum(1) >= 0).mean() > 0.9  # darker than the skin, not lighter
     assert found >= 3
