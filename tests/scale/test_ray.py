@@ -26,14 +26,36 @@ def ray_local():
     ray.shutdown()
 
 
+@pytest.fixture(scope="module")
+def frames64(tmp_path_factory):
+    """64 frames of the independent renderer (graphics, round fields) with their true masks:
+    ``(image paths, masks folder)``."""
+    import numpy as np
+
+    from scalpvision.data.trichoscope import render_trichoscope
+    from scalpvision.io import write_image, write_mask
+
+    root = tmp_path_factory.mktemp("frames64")
+    (root / "img").mkdir()
+    (root / "masks").mkdir()
+    paths = []
+    for i in range(64):
+        t = render_trichoscope(np.random.default_rng([64, i]))
+        paths.append(str(root / "img" / f"f{i:02d}.jpg"))
+        write_image(paths[-1], t.image)
+        write_mask(root / "masks" / f"f{i:02d}.png", t.mask)
+    return paths, root / "masks"
+
+
 def _digests(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
-def _both(task, items, tmp_path, name, **over):
+def _both(task, items, tmp_path, name, shard_size=4, **over):
     """Run ``task`` on the local engine and on Ray; returns both (records, output folder)."""
     out = {}
-    for ex in (replace(LOCAL, shard_size=4), replace(RAY, shard_size=4, **over)):
+    for ex in (replace(LOCAL, shard_size=shard_size),
+               replace(RAY, shard_size=shard_size, **over)):
         work, dest = tmp_path / f"{name}-{ex.engine}.shards", tmp_path / f"{name}-{ex.engine}"
         recs = run_shards(task, items, ex, work, "k")
         collect(work, "k", dest)
@@ -71,54 +93,45 @@ def _briefly_trained(images, tree):
     return net.eval()
 
 
-def test_segmentation_and_features_identical_on_both_engines(ray_local, small_tree, tmp_path):
+def test_segmentation_and_features_identical_on_both_engines(ray_local, small_tree, frames64,
+                                                             tmp_path):
+    """Masks of 64 frames (+ one missing file) from a briefly trained U²-Net, and the feature
+    rows of those masks, byte-identical local vs Ray, shard by shard."""
     from scalpvision.features.batch import FeatureShards
     from scalpvision.ops.checkpoints import save_model_dir
     from scalpvision.segmentation.batch import SegmentShards, merge_results
-    from scalpvision.segmentation.u2net import build_u2net
-    import torch
 
-    images = sorted({p.stem: str(p) for p in small_tree.rglob("*.jpg")
-                     if "ground_truth" not in p.parts}.values())[:8]
-    model = save_model_dir(tmp_path / "u2net", _briefly_trained(images, small_tree), {
+    train = sorted({p.stem: str(p) for p in small_tree.rglob("*.jpg")
+                    if "ground_truth" not in p.parts}.values())[:8]
+    model = save_model_dir(tmp_path / "u2net", _briefly_trained(train, small_tree), {
         "builder": "u2net", "kwargs": {"variant": "lite"},
         "preprocessing": {"infer_long_side": 160}})
-    images.append(str(tmp_path / "missing.jpg"))  # reported by both, never fatal
-    seg = _both(SegmentShards(str(model), PARAMS.segment, 2), images, tmp_path, "seg")
+    images = [*frames64[0], str(tmp_path / "missing.jpg")]  # the missing one: reported, not fatal
+    seg = _both(SegmentShards(str(model), PARAMS.segment, 2), images, tmp_path, "seg",
+                shard_size=16)
     (rl, dl), (rr, dr) = seg["local"], seg["ray"]
-    assert len(rl) == -(-len(images) // 4) > 2 and len(_digests(dl)) == len(images) - 1
-    assert len(set(_digests(dl).values())) == len(images) - 1  # masks that differ
+    assert len(rl) == len(rr) == -(-len(images) // 16) and len(_digests(dl)) == len(images) - 1
+    assert len(set(_digests(dl).values())) > 32  # masks that differ
     assert _digests(dl) == _digests(dr)  # byte-identical on both engines
     assert [f[:2] for f in merge_results(rr).failed] == [(Path(images[-1]), "unreadable")]
     # features of those masks: one row per image, identical
     rows = [{"image_id": Path(p).stem, "path": p, "split": "test", "group": "g"}
             for p in images[:-1]]
     p = replace(PARAMS.features, masks_dir=str(dl), baseline_otsu=True)
-    feats = _both(FeatureShards(p), rows, tmp_path, "features")
+    feats = _both(FeatureShards(p), rows, tmp_path, "features", shard_size=16)
     (fl, _), (fr, _) = feats["local"], feats["ray"]
     assert json.dumps(fl) == json.dumps(fr)
     assert sum(len(r["rows"]) for r in fl) == len(rows) and "hair_count" in fl[0]["rows"][0]
 
 
-def test_features_of_64_frames_identical_on_both_engines(ray_local, tmp_path):
-    """64 frames of the independent renderer (graphics, round fields) with their true masks:
-    the feature rows are the same, value for value, in the same order, on either engine."""
-    import numpy as np
-
-    from scalpvision.data.trichoscope import render_trichoscope
+def test_features_of_64_frames_identical_on_two_actors(ray_local, frames64, tmp_path):
+    """The true masks of the 64 frames: the feature rows are the same, value for value, in the
+    same order, local and on a pool of two Ray actors."""
     from scalpvision.features.batch import FeatureShards
-    from scalpvision.io import write_image, write_mask
 
-    (tmp_path / "img").mkdir()
-    (tmp_path / "masks").mkdir()
-    rows = []
-    for i in range(64):
-        t = render_trichoscope(np.random.default_rng([64, i]))
-        path = tmp_path / "img" / f"f{i:02d}.jpg"
-        write_image(path, t.image)
-        write_mask(tmp_path / "masks" / f"f{i:02d}.png", t.mask)
-        rows.append({"image_id": path.stem, "path": str(path), "split": "test", "group": "g"})
-    p = replace(PARAMS.features, masks_dir=str(tmp_path / "masks"), baseline_otsu=True)
+    rows = [{"image_id": Path(p).stem, "path": p, "split": "test", "group": "g"}
+            for p in frames64[0]]
+    p = replace(PARAMS.features, masks_dir=str(frames64[1]), baseline_otsu=True)
     out = {}
     for ex in (replace(LOCAL, shard_size=16), replace(RAY, actors=2, cpus_per_actor=0.5,
                                                       shard_size=16)):
