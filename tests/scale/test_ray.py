@@ -132,11 +132,9 @@ def test_features_of_64_frames_identical_on_two_actors(ray_local, frames64, tmp_
     rows = [{"image_id": Path(p).stem, "path": p, "split": "test", "group": "g"}
             for p in frames64[0]]
     p = replace(PARAMS.features, masks_dir=str(frames64[1]), baseline_otsu=True)
-    out = {}
-    for ex in (replace(LOCAL, shard_size=16), replace(RAY, actors=2, cpus_per_actor=0.5,
-                                                      shard_size=16)):
-        recs = run_shards(FeatureShards(p), rows, ex, tmp_path / f"w-{ex.engine}", "k")
-        out[ex.engine] = [r for rec in recs for r in rec["rows"]]
+    both = _both(FeatureShards(p), rows, tmp_path, "true", shard_size=16, actors=2,
+                 cpus_per_actor=0.5)
+    out = {engine: [r for rec in recs for r in rec["rows"]] for engine, (recs, _) in both.items()}
     assert [r["image_id"] for r in out["local"]] == [r["image_id"] for r in rows]
     assert json.dumps(out["local"]) == json.dumps(out["ray"])
     assert len({r["hair_count"] for r in out["local"]}) > 3  # rows that differ
