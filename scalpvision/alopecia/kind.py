@@ -102,7 +102,7 @@ class ServedAlopecia:
             raise InputError(f"um_per_px must be >= 0 (0 = uncalibrated), got {cal}", 422)
         if area is not None:
             mask = mask & area
-        t = trace(mask, self.count)
+        t = trace(mask, self.count, area=area)
         f = hair_features(mask, cal, self.vellus_um, count=self.count, area=area, hairs=t)
         out = {"hair_count": int(f["hair_count"]), "width_samples": int(f["length"]),
                "mean_width_px": f["mean"], "median_width_px": f["median"],

@@ -149,15 +149,19 @@ def _distance_to_polyline(px: np.ndarray, py: np.ndarray, pts: np.ndarray,
     return (np.sqrt(dx * dx + dy * dy) - local).min(1)
 
 
-def _draw_hair(img, mask, pts, width, color, opacity, shine, rng, taper: float = 1.0) -> int:
+def _draw_hair(img, mask, pts, width, color, opacity, shine, rng, taper: float = 1.0,
+               covered: list | None = None) -> int:
     """Composite one hair into ``img`` (float32 RGB) and ``mask`` (bool) in place.
 
     The hair covers every pixel whose centre lies within width/2 of the centreline, so the
     mask's width is the hair's true width at any angle; edges are anti-aliased in the image
     only. ``taper`` < 1 narrows the last 30 % of the hair linearly to ``taper`` x width.
-    Returns the number of visible mask pixels it added or covered.
+    Returns the number of visible mask pixels it added or covered; ``covered``, when given,
+    receives those pixels' flat indices.
     """
     h, w = mask.shape
+    if covered is not None:
+        covered.append(np.zeros(0, np.int64))  # replaced below when the hair shows
     pad = width / 2 + 2
     x0, y0 = np.floor(pts.min(0) - pad).astype(int)
     x1, y1 = np.ceil(pts.max(0) + pad).astype(int)
@@ -195,6 +199,8 @@ def _draw_hair(img, mask, pts, width, color, opacity, shine, rng, taper: float =
     img[gy, gx] = img[gy, gx] * (1 - alpha[:, None]) + col * alpha[:, None]
     inside = dist <= half
     mask[gy[inside], gx[inside]] = True
+    if covered is not None:
+        covered[-1] = gy[inside] * w + gx[inside]
     return int(inside.sum())
 
 
@@ -342,6 +348,7 @@ def render_scalp(values: dict[str, int], rng: np.random.Generator,
         starts.append((edge, float(np.arctan2(h / 2 - edge[1], w / 2 - edge[0])
                                    + rng.normal(0, 0.5))))
     lengths: dict[int, float] = {}
+    covered: list[np.ndarray] = []  # flat pixel indices of each hair, in drawing order
     if shift is not None and shift.lying_hairs is not None:  # long hairs crossing the frame
         for _ in range(int(rng.integers(*shift.lying_hairs, endpoint=True))):
             c = rng.uniform([0.15 * w, 0.15 * h], [0.85 * w, 0.85 * h])
@@ -369,7 +376,7 @@ def render_scalp(values: dict[str, int], rng: np.random.Generator,
         shine = (shift.shine if shift is not None else 0.35)
         before = mask.sum()
         vis = _draw_hair(img, mask, pts, hw, colour, 0.75 if vellus else 0.97,
-                         rng.uniform(0, shine) * (not vellus), rng, taper)
+                         rng.uniform(0, shine) * (not vellus), rng, taper, covered)
         new_px = int(mask.sum() - before)
         seg = np.diff(pts, axis=0)
         true_w = hw if taper == 1.0 else hw * (0.7 + 0.15 * (1 + taper))  # mean along the hair
@@ -377,8 +384,14 @@ def render_scalp(values: dict[str, int], rng: np.random.Generator,
             "width_px": round(true_w, 3), "length_px": round(float(np.hypot(*seg.T).sum()), 1),
             "angle_deg": round(float(np.degrees(np.arctan2(seg[:, 1].sum(), seg[:, 0].sum()))), 1),
             "visible_px": vis, "new_px": new_px, "vellus": vellus,
-            "counted": vis >= max(20, 3 * hw),
         })
+    # a hair counts where the mask can show it: at least max(20 px, 3 widths) of its length
+    # covered by no other hair (a hair lying under or along others is not countable)
+    layers = np.bincount(np.concatenate(covered), minlength=h * w) if covered else None
+    for hr, px in zip(hairs, covered):
+        alone = float((layers[px] == 1).sum()) / max(hr["width_px"], 1.0)
+        hr["alone_length_px"] = round(alone, 1)
+        hr["counted"] = alone >= max(20.0, 3 * hr["width_px"])
 
     # 7. oily sheen on top (value_2): specular spots along skin and hair
     for _ in range(int(v["value_2"] * rng.uniform(3, 7))):

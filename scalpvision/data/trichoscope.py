@@ -194,6 +194,7 @@ def render_trichoscope(rng: np.random.Generator, look: Look = Look()) -> Trichog
     skin_lum = float(img.mean())
     hair_id = np.full((h, w), -1, np.int32)
     cover = np.zeros((h, w), np.float32)
+    layers = np.zeros((h, w), np.int16)  # how many hairs cover each pixel (at >= 50 %)
     hairs: list[dict] = []
     lines: list[np.ndarray] = []
     for i in range(int(rng.integers(*look.n_hairs, endpoint=True))):
@@ -223,6 +224,7 @@ def render_trichoscope(rng: np.random.Generator, look: Look = Look()) -> Trichog
         region[:] = region * (1 - a) + shaft * a
         own = cov >= 0.5
         hair_id[y0:y0 + bh, x0:x0 + bw][own] = i
+        layers[y0:y0 + bh, x0:x0 + bw] += own
         cover[y0:y0 + bh, x0:x0 + bw] = np.maximum(cover[y0:y0 + bh, x0:x0 + bw], cov)
         inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
         lines.append(pts)
@@ -260,11 +262,13 @@ def render_trichoscope(rng: np.random.Generator, look: Look = Look()) -> Trichog
         pts, prof = hr.pop("_pts"), hr.pop("_prof")
         ix = np.clip(pts.astype(int), 0, [w - 1, h - 1])
         seen = area[ix[:, 1], ix[:, 0]] if len(ix) else np.zeros(0, bool)
+        alone = seen & (layers[ix[:, 1], ix[:, 0]] == 1) if len(ix) else seen
         step = np.r_[0, np.hypot(*np.diff(pts, axis=0).T)] if len(pts) else np.zeros(0)
         vis_len = float((step * seen).sum())
         hr["visible_length_px"] = round(vis_len, 1)
         hr["width_px"] = round(float((prof * step * seen).sum() / vis_len), 3) if vis_len else 0.0
         hr["visible_px"] = int(((hair_id == hr["hair_id"]) & area).sum())
-        hr["counted"] = vis_len >= max(20.0, 3 * hr["width_px"])
+        hr["alone_length_px"] = round(float((step * alone).sum()), 1)
+        hr["counted"] = hr["alone_length_px"] >= max(20.0, 3 * hr["width_px"])
     distractor = (distractor > 0) & area & (cover < 0.5)
     return Trichogram(img, mask, area, np.where(area, hair_id, -1), hairs, distractor)

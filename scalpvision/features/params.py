@@ -16,7 +16,7 @@ class StrandParams:
     continue_angle_deg: float  # pair branches that leave a crossing this close to opposite
     junction_scale: float  # crossing disc: this many local radii, at least junction_radius px
     bridge_scale: float  # a branch between crossings shorter than this x their overlap: two hairs on each other
-    split_scale: float  # a branch between two forks shorter than this many radii: one crossing
+    split_scale: float  # a branch between crossings shorter than this many radii: one crossing, when hairs go on straighter
     min_area: int = 150
     junction_radius: int = 3  # px
     direction_radius: float = 14.0  # px: branch pixels this near its end give its direction, or
@@ -27,6 +27,7 @@ class StrandParams:
     gap_px: float = 12.0  # px: facing free tips this close are one hair broken in two, or ...
     gap_scale: float = 3.0  # ... this many radii when more
     gap_angle_deg: float = 25.0  # both tips point at each other within this angle
+    hidden_gap_px: float = 160.0  # px: a gap may be this long where capture graphics hide it
     clear_scale: float = 1.5  # no width sample this many radii (+2 px) from crossings, tips, edge
     merged_ratio: float = 1.4  # samples wider than this x the hair's median: merged stretches
 

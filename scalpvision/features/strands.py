@@ -107,12 +107,139 @@ def _end_direction(ys, xs, cy, cx, radius, inner: float = 0.0) -> tuple[float, f
     return vx / n, vy / n
 
 
+_EXACT_ENDS = 12  # crossings with at most this many ends are paired exactly
+
+
+def _pair_ends(vec: np.ndarray, pos: np.ndarray, rad: np.ndarray, branch: list[int],
+               cos_lim: float) -> list[tuple[int, int]]:
+    """Pairs (i, k) of the ends of one crossing that go on through it: ``vec`` (N, 2) unit
+    directions (x, y) away from the crossing, ``pos`` (N, 2) where they leave it, ``rad`` (N,)
+    their hair radii, ``branch`` their branches. An end is used once, a branch never with
+    itself; a pair only while the cosine of its angle is below ``cos_lim`` and each end lies on
+    the other's line within the crossing's largest radius + 2 px (+ a quarter of their
+    distance: ends of one hair through a merged crossing are in line, two hairs ending side by
+    side are not). As many
+    hairs as possible go on, the straightest such pairing among them (exact up to
+    :data:`_EXACT_ENDS` ends; beyond, most opposite first)."""
+    n = len(vec)
+    if n < 2:
+        return []
+    cos = vec @ vec.T
+    same = np.asarray(branch)[:, None] == np.asarray(branch)[None, :]
+    d = pos[None, :, :] - pos[:, None, :]  # (N, N, 2) from end i to end k
+    side = np.abs(d[..., 0] * vec[:, None, 1] - d[..., 1] * vec[:, None, 0])
+    slack = rad.max() + 2 + 0.25 * np.hypot(d[..., 0], d[..., 1])
+    ok = (cos < cos_lim) & ~same & (np.maximum(side, side.T) <= slack)
+    if n > _EXACT_ENDS:
+        used = np.zeros(n, bool)
+        pairs = []
+        for flat in np.argsort(np.where(ok, cos, 2.0), axis=None):
+            a, c = divmod(int(flat), n)
+            if not ok[a, c]:
+                break
+            if not (used[a] or used[c]):
+                used[a] = used[c] = True
+                pairs.append((a, c))
+        return pairs
+    memo: dict[int, tuple[int, float, tuple]] = {}
+
+    def best(free: int) -> tuple[int, float, tuple]:
+        """(pairs, summed cosine, pairing) of the ends in bitmask ``free``."""
+        if free in memo:
+            return memo[free]
+        if free & (free - 1) == 0:
+            return 0, 0.0, ()
+        a = (free & -free).bit_length() - 1
+        rest = free & ~(1 << a)
+        top = best(rest)  # end a left alone
+        for c in range(a + 1, n):
+            if rest >> c & 1 and ok[a, c]:
+                k, sc, pr = best(rest & ~(1 << c))
+                cand = (k + 1, sc + float(cos[a, c]), pr + ((a, c),))
+                if cand[0] > top[0] or (cand[0] == top[0] and cand[1] < top[1]):
+                    top = cand
+        memo[free] = top
+        return top
+
+    return list(best((1 << n) - 1)[2])
+
+
+def _inside_share(t: np.ndarray, a: int, c: int, area: np.ndarray) -> float:
+    """Share of the straight line from tip ``a`` to tip ``c`` (rows (y, x, ...) of ``t``)
+    that lies in the analysed ``area``."""
+    n = max(int(np.hypot(t[c, 0] - t[a, 0], t[c, 1] - t[a, 1])), 1) + 1
+    yy = np.clip(np.round(np.linspace(t[a, 0], t[c, 0], n)).astype(int), 0, area.shape[0] - 1)
+    xx = np.clip(np.round(np.linspace(t[a, 1], t[c, 1], n)).astype(int), 0, area.shape[1] - 1)
+    return float(area[yy, xx].mean())
+
+
+def _contract_splits(p: StrandParams, n_b: int, by_branch: dict, direction: dict,
+                     contacts: dict, length: np.ndarray, b_radius: np.ndarray, spur: np.ndarray,
+                     bridge: np.ndarray, cross: _UnionFind, cos_lim: float) -> None:
+    """Thinning splits one crossing into forks a short branch apart (a thin hair through a
+    thick one makes two or three). A branch between two crossings shorter than
+    ``split_scale`` x the largest hair radius there is contracted - marked a bridge, its
+    crossings made one - always when it is shorter than the hairs there are wide; else
+    unless it goes on at neither crossing and is long enough to be a
+    hair of its own - when the hairs then go on straighter: fewer ends are left unpaired, or as few when one
+    side only passes a hair on (two ends). Shortest first, until stable."""
+    if p.split_scale <= 0:
+        return
+    r_max: dict[int, float] = {}
+    for b, j in direction:
+        r_max[j] = max(r_max.get(j, 0.0), b_radius[b])
+    cand = sorted((b for b in range(1, n_b) if len(by_branch.get(b, [])) == 2
+                   and not (spur[b] or bridge[b])
+                   and length[b] < p.split_scale * max(r_max.get(j, 0.0) for j in by_branch[b])),
+                  key=lambda b: length[b])
+    if not cand:
+        return
+
+    def ends_at(root: int) -> list[tuple[int, int]]:
+        return [(b, j) for (b, j) in direction
+                if not (spur[b] or bridge[b]) and cross.find(j) == root]
+
+    def pairing(es: list[tuple[int, int]]) -> tuple[int, set]:
+        """(ends left unpaired, the ends paired) of the crossing with ends ``es``."""
+        vec = np.array([direction[e] for e in es]).reshape(-1, 2)
+        pos = np.array([contacts[e][::-1] for e in es], float).reshape(-1, 2)
+        pairs = _pair_ends(vec, pos, b_radius[[b for b, _ in es]], [b for b, _ in es], cos_lim)
+        return len(es) - 2 * len(pairs), {es[i] for pr in pairs for i in pr}
+
+    changed = True
+    while changed:
+        changed = False
+        for b in cand:
+            j1, j2 = by_branch[b]
+            r1, r2 = cross.find(j1), cross.find(j2)
+            if bridge[b] or r1 == r2:
+                continue
+            if length[b] <= max(r_max[j1], r_max[j2], p.junction_radius):
+                bridge[b] = True  # shorter than the hairs are wide: inside the crossing
+                cross.union(j1, j2)
+                changed = True
+                continue
+            e1, e2 = ends_at(r1), ends_at(r2)
+            (u1, p1), (u2, p2) = pairing(e1), pairing(e2)
+            if ((b, j1) not in p1 | p2 and (b, j2) not in p1 | p2
+                    and length[b] >= p.min_strand_length):
+                continue  # b goes on at neither crossing: a hair of its own, keep it
+            after, _ = pairing([e for e in e1 + e2 if e[0] != b])
+            if after < u1 + u2 or (after == u1 + u2 and min(len(e1), len(e2)) <= 2):
+                bridge[b] = True
+                cross.union(j1, j2)
+                changed = True
+
+
 def trace_hairs(mask: np.ndarray, p: StrandParams,
                 thickness: ThicknessParams = ThicknessParams(),
                 skeleton: np.ndarray | None = None,
-                components: Components | None = None) -> HairTrace:
+                components: Components | None = None,
+                area: np.ndarray | None = None) -> HairTrace:
     """Strands, count and per-hair widths of ``mask`` ((H, W) bool); an empty mask gives no
-    hairs. ``skeleton`` / ``components``: as in :func:`measure_thickness`."""
+    hairs. ``skeleton`` / ``components``: as in :func:`measure_thickness`. ``area``: the
+    analysed area ((H, W) bool); a gap that lies outside it (under capture graphics) is not
+    seen, so only its part inside counts against ``gap_px``."""
     comps = components if components is not None else Components.of(mask)
     m = comps.at_least(p.min_area)
     sk = skeleton & m if skeleton is not None else skeletonize(m, comps)
@@ -171,7 +298,8 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
 
     def overlap_length(b: int, j: int) -> float:
         """How long two hairs entering crossing j opposite b would lie on each other: the
-        overlap of two strips of radius r crossing at angle t is 2 r / sin(t / 2) long; 0
+        overlap of two strips of radii r1, r2 crossing at angle t is (r1 + r2) / sin(t / 2)
+        long (a thin hair lies inside a thick one for as long as the thick one is wide); 0
         when fewer than two other ends go on opposite b."""
         vb = np.array(direction[(b, j)])
         go_on = [o for o in at[j] if o != b and float(np.dot(vb, direction[(o, j)])) < cos_lim]
@@ -182,8 +310,7 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
         np.fill_diagonal(cos, -1)
         a, c = np.unravel_index(np.argmax(cos), cos.shape)  # the two closest in direction
         half = max(np.arccos(cos[a, c]) / 2, np.radians(2.0))
-        r = max(min(b_radius[go_on[a]], b_radius[go_on[c]]), 1.0)
-        return 2 * r / np.sin(half)
+        return max(b_radius[go_on[a]] + b_radius[go_on[c]], 2.0) / np.sin(half)
 
     # 2. spurs: one crossing, one free tip, short against the crossing's radius
     spur = np.zeros(n_b, bool)
@@ -197,59 +324,73 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
             spur[b] = length[b] < max(p.spur_length, p.spur_scale * max(radius[y, x], r))
     for b in range(1, n_b):  # 3. bridges: two hairs lying on each other between crossings
         js = by_branch.get(b, [])
-        split = len(js) == 2 and length[b] < p.split_scale * max(b_radius[b], 1.0) and all(
-            len(at[j]) >= 3 for j in js)  # one crossing thinned into two forks
-        if split or len(js) == 2 and length[b] < p.bridge_scale * min(
-                overlap_length(b, j) for j in js):
+        if len(js) == 2 and length[b] < p.bridge_scale * min(overlap_length(b, j) for j in js):
             bridge[b] = True
             cross.union(js[0], js[1])
+    _contract_splits(p, n_b, by_branch, direction, contacts, length, b_radius, spur, bridge,
+                     cross, cos_lim)
     croot = cross.roots()
 
     # 4. pair branch ends through each crossing
     strands = _UnionFind(n_b)
-    ends: dict[int, list[tuple[int, float, float]]] = {}
+    ends: dict[int, list[tuple[int, float, float, int, int]]] = {}
     for (b, j), (vx, vy) in direction.items():
         if spur[b] or bridge[b]:
             continue
-        ends.setdefault(int(croot[j]), []).append((b, vx, vy))
+        y, x = contacts[(b, j)]
+        ends.setdefault(int(croot[j]), []).append((b, vx, vy, x, y))
     for group in ends.values():
-        if len(group) < 2:
-            continue
-        vec = np.array([(vx, vy) for _, vx, vy in group])
-        cos = vec @ vec.T
-        np.fill_diagonal(cos, 1.0)
-        used = np.zeros(len(group), bool)
-        for flat in np.argsort(cos, axis=None):
-            a, c = divmod(int(flat), len(group))
-            if cos[a, c] > cos_lim:
-                break
-            if used[a] or used[c] or group[a][0] == group[c][0]:
-                continue
-            used[a] = used[c] = True
+        g = np.array(group, float)
+        branch = [e[0] for e in group]
+        for a, c in _pair_ends(g[:, 1:3], g[:, 3:5], b_radius[branch], branch, cos_lim):
             strands.union(group[a][0], group[c][0])
 
-    # 5. gaps: facing free tips of different strands
-    tip_list = []  # (branch, y, x, outward unit vector)
+    # 5. gaps: facing free tips of different strands; a crossing left with one end (its
+    # other branches were spurs: a blunt end) is a free tip too
+    tip_list = []  # (branch, y, x, outward unit vector, px the hair goes on beyond the tip)
+    spur_len: dict[int, float] = {}  # per crossing: how far its spurs reach past it
+    for b in np.nonzero(spur)[0].tolist():
+        r = int(croot[by_branch[b][0]])
+        spur_len[r] = max(spur_len.get(r, 0.0), length[b] + p.junction_radius)
+    for (b, j), (vx, vy) in direction.items():
+        if not (spur[b] or bridge[b]) and len(ends.get(int(croot[j]), [])) == 1:
+            y, x = contacts[(b, j)]
+            tip_list.append((b, y, x, -vx, -vy, spur_len.get(int(croot[j]), 0.0)))
     for b, pts in tips.items():
         if spur[b] or bridge[b] or b == 0:
             continue
         a0, a1 = starts[b], starts[b + 1]
         for y, x in pts:
             vx, vy = _end_direction(ys[a0:a1], xs[a0:a1], y, x,
-                                    max(p.direction_radius, p.direction_scale * b_radius[b]))
-            tip_list.append((b, y, x, -vx, -vy))
+                                    max(p.direction_radius, p.direction_scale * b_radius[b]),
+                                    p.direction_skip * b_radius[b])  # a cut end bends too
+            tip_list.append((b, y, x, -vx, -vy, 0.0))
     if len(tip_list) > 1:
-        t = np.array([(y, x, vx, vy) for _, y, x, vx, vy in tip_list])
-        tb = np.array([b for b, *_ in tip_list])
+        t = np.array([row[1:5] for row in tip_list], float)  # (y, x, vx, vy)
+        tb = np.array([row[0] for row in tip_list])
+        beyond = np.array([row[5] for row in tip_list])
         dy, dx = t[None, :, 0] - t[:, None, 0], t[None, :, 1] - t[:, None, 1]
         dist = np.hypot(dx, dy)
+        gap = dist - beyond[:, None] - beyond[None, :]  # what the mask leaves out
         reach = np.maximum(p.gap_px, p.gap_scale * b_radius[tb])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ux, uy = dx / dist, dy / dist
-        ca = np.cos(np.radians(p.gap_angle_deg))
-        facing = ((ux * t[:, None, 2] + uy * t[:, None, 3]) > ca) & \
-                 ((-ux * t[None, :, 2] - uy * t[None, :, 3]) > ca)
-        ok = facing & (dist <= reach[:, None]) & (dist > 0)
+        # facing: directions within gap_angle_deg of opposite, each tip ahead of the other,
+        # off the other's line by at most the angle's spread plus a diameter (a blunt end's
+        # skeleton tip lies off the centreline by up to a radius)
+        ga = np.radians(p.gap_angle_deg)
+        r2 = 2 * np.maximum(b_radius[tb][:, None], b_radius[tb][None, :])
+        vx, vy = t[:, 2], t[:, 3]
+        ahead_a = dx * vx[:, None] + dy * vy[:, None]  # along tip a's outward direction
+        ahead_c = -(dx * vx[None, :] + dy * vy[None, :])
+        side_a = np.abs(dx * vy[:, None] - dy * vx[:, None])
+        side_c = np.abs(dx * vy[None, :] - dy * vx[None, :])
+        opposite = (vx[:, None] * vx[None, :] + vy[:, None] * vy[None, :]) < -np.cos(ga)
+        facing = opposite & (ahead_a > 0) & (ahead_c > 0) & \
+            (np.maximum(side_a, side_c) <= r2 + dist * np.tan(ga))
+        ok = facing & (gap <= reach[:, None]) & (dist > 0)
+        if area is not None and not area.all():  # gaps under graphics: count the seen part
+            hidden = facing & ~ok & (dist > 0) & (gap <= p.hidden_gap_px)
+            for a, c in zip(*np.nonzero(np.triu(hidden))):
+                ok[a, c] = gap[a, c] * _inside_share(t, a, c, area) <= reach[a]
         for a, c in sorted(zip(*np.nonzero(np.triu(ok))), key=lambda ac: dist[ac]):
             strands.union(int(tb[a]), int(tb[c]))  # a no-op when already one strand
 

@@ -64,11 +64,13 @@ def per_hair_table(trace: HairTrace, um_per_px: float = 0.0, vellus_um: float = 
 
 
 def trace(mask: np.ndarray, count: CountParams,
-          thickness: ThicknessParams = ThicknessParams()) -> HairTrace:
-    """The strands of one (H, W) bool mask (one labelling and one thinning)."""
+          thickness: ThicknessParams = ThicknessParams(),
+          area: np.ndarray | None = None) -> HairTrace:
+    """The strands of one (H, W) bool mask (one labelling and one thinning); ``area``: the
+    analysed area, where the mask was cut to it (gaps under graphics are bridged)."""
     comps = Components.of(mask)
     m = comps.at_least(min(thickness.min_area, count.strands.min_area))
-    return trace_hairs(m, count.strands, thickness, skeletonize(m, comps), comps)
+    return trace_hairs(m, count.strands, thickness, skeletonize(m, comps), comps, area)
 
 
 def hair_features(mask: np.ndarray, um_per_px: float = 0.0, vellus_um: float = 40.0, *,
@@ -81,7 +83,7 @@ def hair_features(mask: np.ndarray, um_per_px: float = 0.0, vellus_um: float = 4
     ``hairs``: the mask's :func:`trace`, when the caller has it."""
     if area is not None:
         mask = mask & area
-    t = hairs if hairs is not None else trace(mask, count, thickness)
+    t = hairs if hairs is not None else trace(mask, count, thickness, area)
     w = t.sample_widths
     f = iqr_filter(w)
     per_hair = np.array([h["width_px"] for h in t.hairs], float)

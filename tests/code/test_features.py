@@ -7,6 +7,7 @@ import pytest
 from scalpvision.features.accuracy import drawn_hair
 from _params import count as count_params
 from scalpvision.features.count import _as_segments, count_hairs
+from scalpvision.features.table import trace
 from scalpvision.features.thickness import (
     cross_section_widths, measure_thickness, reference_walk_widths,
 )
@@ -195,3 +196,77 @@ def test_analysed_share_sets_the_density_area():
     f = hair_features(m, um_per_px=10.0, count=count_params(), area=area)
     assert f["hair_count"] == 1 and f["analysed_share"] == pytest.approx(area.mean())
     assert f["density_per_cm2"] == pytest.approx(1 / (0.64 * 0.44))
+
+
+def _with_split(split_scale):
+    from dataclasses import replace
+
+    c = count_params()
+    return replace(c, strands=replace(c.strands, split_scale=split_scale))
+
+
+def test_a_thin_hair_through_a_thick_one_is_one_hair():
+    """A 2-px hair crossing a 14-px hair at 50 degrees: thinning splits the crossing into forks
+    a branch of the thick hair apart, so without contraction the thin hair is two strands;
+    contracting that branch (it carries the thick hair on, and the thin hair then goes on
+    straight) gives two hairs."""
+    m = np.zeros((480, 640), np.uint8)
+    cv2.line(m, (0, 240), (639, 240), 1, 14)
+    cv2.line(m, (120, 0), (120 + int(480 / np.tan(np.radians(50))), 479), 1, 2)
+    assert count_hairs(m.astype(bool), _with_split(0.0)) == 3
+    assert count_hairs(m.astype(bool), _with_split(2.5)) == 2
+
+
+def test_a_short_hair_between_two_crossings_is_not_contracted_away():
+    """Contraction never removes a hair: a 40-px hair joining two long parallel hairs (each end
+    at a crossing, going on at neither) stays one of three hairs at any split_scale."""
+    m = np.zeros((480, 640), np.uint8)
+    cv2.line(m, (20, 200), (620, 200), 1, 6)
+    cv2.line(m, (20, 246), (620, 246), 1, 6)
+    cv2.line(m, (300, 200), (300, 246), 1, 6)
+    for s in (0.0, 2.5, 20.0):
+        assert count_hairs(m.astype(bool), _with_split(s)) == 3
+
+
+def test_pairing_goes_on_with_as_many_hairs_as_possible():
+    """Ends at 0, 20, 180 and 155 degrees: the most opposite pair (0, 180) would leave 20 and
+    155 (135 degrees apart) unpaired; the pairing keeps two hairs going on, (0, 155) and
+    (20, 180). Two ends side by side, 30 px apart, are not one hair."""
+    from scalpvision.features.strands import _pair_ends
+
+    def unit(deg):
+        return [np.cos(np.radians(deg)), np.sin(np.radians(deg))]
+
+    vec = np.array([unit(0), unit(20), unit(180), unit(155)])
+    cos_lim = -np.cos(np.radians(30))
+    pairs = _pair_ends(vec, np.zeros((4, 2)), np.full(4, 3.0), [1, 2, 3, 4], cos_lim)
+    assert sorted(tuple(sorted(p)) for p in pairs) == [(0, 3), (1, 2)]
+    side = np.array([[0.0, 0.0], [40.0, 30.0]])  # two ends side by side, 30 px apart: no pair
+    assert _pair_ends(np.array([unit(0), unit(180)]), side, np.full(2, 3.0), [1, 2], cos_lim) == []
+
+
+def test_a_hair_cut_by_capture_graphics_is_one_hair():
+    """A hair that a 30-px overlay band (outside the analysed area) cuts in two counts once
+    when the area is known: only the part of the gap inside the area counts as a gap."""
+    from scalpvision.features.table import hair_features
+
+    m = np.zeros((480, 640), np.uint8)
+    cv2.line(m, (20, 240), (620, 250), 1, 6)
+    area = np.ones((480, 640), bool)
+    area[:, 300:330] = False  # e.g. a scale bar's box
+    cut = m.astype(bool) & area
+    assert count_hairs(cut, count_params()) == 2  # a 30-px gap: too long to join blind
+    assert hair_features(cut, count=count_params(), area=area)["hair_count"] == 1
+
+
+def test_a_blunt_cut_end_is_a_free_tip_for_gap_joining():
+    """A 14-px hair cut in two with notched ends 10 px apart: the skeleton forks at each end
+    (spurs, dropped); the crossing left with one end is a free tip, reaching as far as its
+    spurs did, so the two pieces join."""
+    m = np.zeros((480, 640), np.uint8)
+    cv2.rectangle(m, (20, 233), (300, 247), 1, -1)
+    cv2.rectangle(m, (310, 233), (620, 247), 1, -1)
+    cv2.fillPoly(m, [np.array([[301, 236], [301, 244], [291, 240]])], 0)
+    cv2.fillPoly(m, [np.array([[309, 236], [309, 244], [319, 240]])], 0)
+    t = trace(m.astype(bool), count_params())
+    assert t.details["spurs"] == 4 and t.count == 1
