@@ -16,7 +16,7 @@ class StrandParams:
     continue_angle_deg: float  # pair branches that leave a crossing this close to opposite
     junction_scale: float  # crossing disc: this many local radii, at least junction_radius px
     bridge_scale: float  # a branch between crossings shorter than this x their overlap: two hairs on each other
-    split_scale: float  # a branch between crossings shorter than this many radii: one crossing, when hairs go on straighter
+    split_scale: float  # a branch between crossings shorter than this many radii: one crossing
     min_area: int = 150
     junction_radius: int = 3  # px
     direction_radius: float = 14.0  # px: branch pixels this near its end give its direction, or

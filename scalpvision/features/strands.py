@@ -12,14 +12,18 @@ skeleton), so a 15-px hair is handled like a 3-px one:
    tips and on a thick hair's sides; they are dropped;
 3. **bridges** - a branch between two crossings, each with two ends going on opposite it at an
    angle t to each other, shorter than ``bridge_scale`` x the overlap such a crossing makes
-   (2 r / sin(t / 2)) - are where two hairs lie on each other (the long overlap of thick hairs
-   at a shallow angle); so is any branch between two forks shorter than ``split_scale * r``
-   (thinning often makes one crossing two forks a few pixels apart); the crossings become one;
-4. at each crossing the branch ends are paired most-opposite first while their directions are
-   within ``continue_angle_deg`` of opposite (good continuation);
-5. **gaps**: a free tip whose continuation meets another strand's free tip within
-   ``max(gap_px, gap_scale * r)`` px, both pointing at each other, joins them (a hair the
-   segmenter broke in two);
+   ((r1 + r2) / sin(t / 2) for hairs of radii r1, r2) - are where two hairs lie on each other
+   (the long overlap of hairs at a shallow angle); the crossings become one. **Splits** -
+   thinning often makes one crossing two or three forks a short branch apart (a thin hair
+   through a thick one): a branch shorter than ``split_scale`` x the largest radius there is
+   contracted when the hairs then go on straighter (:func:`_contract_splits`);
+4. at each crossing as many hairs as possible go on: branch ends are paired within
+   ``continue_angle_deg`` of opposite and in line, the straightest such pairing
+   (:func:`_pair_ends`; good continuation);
+5. **gaps**: a free tip facing another strand's free tip, the gap between them at most
+   ``max(gap_px, gap_scale * r)`` px, joins them (a hair the segmenter broke in two); a
+   crossing left with one end (its other branches spurs: a blunt or cut end) is a free tip;
+   where the analysed area is known, the part of a gap under capture graphics is not counted;
 6. a strand at least ``min_strand_length`` px long is a hair.
 
 Widths are measured only where one hair is: on branches (never a bridge or spur), farther than
@@ -118,9 +122,8 @@ def _pair_ends(vec: np.ndarray, pos: np.ndarray, rad: np.ndarray, branch: list[i
     itself; a pair only while the cosine of its angle is below ``cos_lim`` and each end lies on
     the other's line within the crossing's largest radius + 2 px (+ a quarter of their
     distance: ends of one hair through a merged crossing are in line, two hairs ending side by
-    side are not). As many
-    hairs as possible go on, the straightest such pairing among them (exact up to
-    :data:`_EXACT_ENDS` ends; beyond, most opposite first)."""
+    side are not). As many hairs as possible go on, the straightest such pairing among them
+    (exact up to :data:`_EXACT_ENDS` ends; beyond, most opposite first)."""
     n = len(vec)
     if n < 2:
         return []
@@ -178,11 +181,11 @@ def _contract_splits(p: StrandParams, n_b: int, by_branch: dict, direction: dict
                      bridge: np.ndarray, cross: _UnionFind, cos_lim: float) -> None:
     """Thinning splits one crossing into forks a short branch apart (a thin hair through a
     thick one makes two or three). A branch between two crossings shorter than
-    ``split_scale`` x the largest hair radius there is contracted - marked a bridge, its
-    crossings made one - always when it is shorter than the hairs there are wide; else
-    unless it goes on at neither crossing and is long enough to be a
-    hair of its own - when the hairs then go on straighter: fewer ends are left unpaired, or as few when one
-    side only passes a hair on (two ends). Shortest first, until stable."""
+    ``split_scale`` x the largest hair radius there is contracted (marked a bridge, its
+    crossings made one): always when it is shorter than the hairs there are wide; never when
+    it goes on at neither crossing and is long enough to be a hair of its own; else when the
+    hairs then go on straighter - fewer ends left unpaired, or as few when one side only
+    passes a hair on (two ends). Shortest first, until nothing changes."""
     if p.split_scale <= 0:
         return
     r_max: dict[int, float] = {}
