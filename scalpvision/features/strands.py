@@ -114,11 +114,11 @@ def _end_direction(ys, xs, cy, cx, radius, inner: float = 0.0) -> tuple[float, f
 _EXACT_ENDS = 12  # crossings with at most this many ends are paired exactly
 
 
-def _pair_ends(vec: np.ndarray, pos: np.ndarray, rad: np.ndarray, branch: list[int],
+def _pair_ends(vec: np.ndarray, pos: np.ndarray, radius: float, branch: list[int],
                cos_lim: float) -> list[tuple[int, int]]:
     """Pairs (i, k) of the ends of one crossing that go on through it: ``vec`` (N, 2) unit
-    directions (x, y) away from the crossing, ``pos`` (N, 2) where they leave it, ``rad`` (N,)
-    their hair radii, ``branch`` their branches. An end is used once, a branch never with
+    directions (x, y) away from the crossing, ``pos`` (N, 2) where they leave it, ``radius`` the
+    largest hair radius there, ``branch`` their branches. An end is used once, a branch never with
     itself; a pair only while the cosine of its angle is below ``cos_lim`` and each end lies on
     the other's line within the crossing's largest radius + 2 px (+ a quarter of their
     distance: ends of one hair through a merged crossing are in line, two hairs ending side by
@@ -131,7 +131,7 @@ def _pair_ends(vec: np.ndarray, pos: np.ndarray, rad: np.ndarray, branch: list[i
     same = np.asarray(branch)[:, None] == np.asarray(branch)[None, :]
     d = pos[None, :, :] - pos[:, None, :]  # (N, N, 2) from end i to end k
     side = np.abs(d[..., 0] * vec[:, None, 1] - d[..., 1] * vec[:, None, 0])
-    slack = rad.max() + 2 + 0.25 * np.hypot(d[..., 0], d[..., 1])
+    slack = radius + 2 + 0.25 * np.hypot(d[..., 0], d[..., 1])
     ok = (cos < cos_lim) & ~same & (np.maximum(side, side.T) <= slack)
     if n > _EXACT_ENDS:
         used = np.zeros(n, bool)
@@ -198,15 +198,28 @@ def _contract_splits(p: StrandParams, n_b: int, by_branch: dict, direction: dict
     if not cand:
         return
 
+    at_root: dict[int, list[tuple[int, int]]] = {}  # a crossing's ends, kept merged on union
+    for b, j in direction:
+        if not (spur[b] or bridge[b]):
+            at_root.setdefault(cross.find(j), []).append((b, j))
+
+    rank = {e: i for i, e in enumerate(direction)}
+
     def ends_at(root: int) -> list[tuple[int, int]]:
-        return [(b, j) for (b, j) in direction
-                if not (spur[b] or bridge[b]) and cross.find(j) == root]
+        return sorted((e for e in at_root.get(root, []) if not bridge[e[0]]), key=rank.__getitem__)
+
+    def contract(b: int, j1: int, j2: int) -> None:
+        r1, r2 = cross.find(j1), cross.find(j2)
+        bridge[b] = True
+        cross.union(j1, j2)
+        at_root[cross.find(j1)] = at_root.pop(r1, []) + at_root.pop(r2, [])
 
     def pairing(es: list[tuple[int, int]]) -> tuple[int, set]:
         """(ends left unpaired, the ends paired) of the crossing with ends ``es``."""
         vec = np.array([direction[e] for e in es]).reshape(-1, 2)
         pos = np.array([contacts[e][::-1] for e in es], float).reshape(-1, 2)
-        pairs = _pair_ends(vec, pos, b_radius[[b for b, _ in es]], [b for b, _ in es], cos_lim)
+        branch = [b for b, _ in es]
+        pairs = _pair_ends(vec, pos, float(b_radius[branch].max(initial=0.0)), branch, cos_lim)
         return len(es) - 2 * len(pairs), {es[i] for pr in pairs for i in pr}
 
     changed = True
@@ -218,8 +231,7 @@ def _contract_splits(p: StrandParams, n_b: int, by_branch: dict, direction: dict
             if bridge[b] or r1 == r2:
                 continue
             if length[b] <= max(r_max[j1], r_max[j2], p.junction_radius):
-                bridge[b] = True  # shorter than the hairs are wide: inside the crossing
-                cross.union(j1, j2)
+                contract(b, j1, j2)  # shorter than the hairs are wide: inside the crossing
                 changed = True
                 continue
             e1, e2 = ends_at(r1), ends_at(r2)
@@ -229,8 +241,7 @@ def _contract_splits(p: StrandParams, n_b: int, by_branch: dict, direction: dict
                 continue  # b goes on at neither crossing: a hair of its own, keep it
             after, _ = pairing([e for e in e1 + e2 if e[0] != b])
             if after < u1 + u2 or (after == u1 + u2 and min(len(e1), len(e2)) <= 2):
-                bridge[b] = True
-                cross.union(j1, j2)
+                contract(b, j1, j2)
                 changed = True
 
 
@@ -345,7 +356,8 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
     for group in ends.values():
         g = np.array(group, float)
         branch = [e[0] for e in group]
-        for a, c in _pair_ends(g[:, 1:3], g[:, 3:5], b_radius[branch], branch, cos_lim):
+        for a, c in _pair_ends(g[:, 1:3], g[:, 3:5], float(b_radius[branch].max()), branch,
+                              cos_lim):
             strands.union(group[a][0], group[c][0])
 
     # 5. gaps: facing free tips of different strands; a crossing left with one end (its

@@ -239,10 +239,10 @@ def test_pairing_goes_on_with_as_many_hairs_as_possible():
 
     vec = np.array([unit(0), unit(20), unit(180), unit(155)])
     cos_lim = -np.cos(np.radians(30))
-    pairs = _pair_ends(vec, np.zeros((4, 2)), np.full(4, 3.0), [1, 2, 3, 4], cos_lim)
+    pairs = _pair_ends(vec, np.zeros((4, 2)), 3.0, [1, 2, 3, 4], cos_lim)
     assert sorted(tuple(sorted(p)) for p in pairs) == [(0, 3), (1, 2)]
     side = np.array([[0.0, 0.0], [40.0, 30.0]])  # two ends side by side, 30 px apart: no pair
-    assert _pair_ends(np.array([unit(0), unit(180)]), side, np.full(2, 3.0), [1, 2], cos_lim) == []
+    assert _pair_ends(np.array([unit(0), unit(180)]), side, 3.0, [1, 2], cos_lim) == []
 
 
 def test_a_hair_cut_by_capture_graphics_is_one_hair():
