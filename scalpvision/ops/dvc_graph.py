@@ -86,6 +86,12 @@ def _closure(root: Path, script: Path) -> frozenset[Path]:
 
 def section_reads(root: Path, script: Path) -> tuple[set[str], bool]:
     """(sections read off ``load_params(...)``'s result, whether the script looks up kinds)."""
+    sections, kinds = _section_reads(root.resolve(), Path(script))
+    return set(sections), kinds
+
+
+@functools.lru_cache(maxsize=None)
+def _section_reads(root: Path, script: Path) -> tuple[frozenset[str], bool]:
     tree = ast.parse((root / script).read_text(encoding="utf-8"), str(script))
     holders: set[str] = set()
     for node in ast.walk(tree):
@@ -105,7 +111,7 @@ def section_reads(root: Path, script: Path) -> tuple[set[str], bool]:
             sections.add(node.slice.value)
         elif isinstance(node, ast.Name) and node.id == "get_kind":
             kinds = True
-    return sections, kinds
+    return frozenset(sections), kinds
 
 
 def stage_reads(root: Path, stage: str, cmd: str, params: dict) -> StageReads:
@@ -128,7 +134,18 @@ def stage_reads(root: Path, stage: str, cmd: str, params: dict) -> StageReads:
 
 
 def _covered(path: Path, deps: list[str]) -> bool:
-    return any(path == Path(d) or Path(d) in path.parents for d in deps)
+    """Whether a dep (normalised by :func:`_norm`) is ``path`` or a folder above it."""
+    p = path.as_posix()
+    return any(p == d or p.startswith(d + "/") for d in deps)
+
+
+def _norm(deps) -> list[str]:
+    return [Path(str(d)).as_posix() for d in deps]
+
+
+@functools.lru_cache(maxsize=8)
+def _params(path: Path, mtime_ns: int) -> dict:
+    return yaml.safe_load(path.read_text())
 
 
 def check_graph(root: Path, dvc: dict | None = None) -> list[str]:
@@ -138,11 +155,12 @@ def check_graph(root: Path, dvc: dict | None = None) -> list[str]:
     from scalpvision.config import EXECUTION_SECTIONS
 
     dvc = dvc if dvc is not None else yaml.safe_load((root / "dvc.yaml").read_text())
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    pfile = (root / "params.yaml").resolve()
+    params = _params(pfile, pfile.stat().st_mtime_ns)  # read only
     problems = []
     for stage, spec in dvc["stages"].items():
         r = stage_reads(root, stage, spec["cmd"], params)
-        deps = [str(d) for d in spec.get("deps", [])]
+        deps = _norm(spec.get("deps", []))
         declared = {p if isinstance(p, str) else next(iter(p)) for p in spec.get("params", [])}
         if "profile" not in declared or not _covered(Path("profiles/paper.yaml"), deps):
             problems.append(f"{stage}: must declare the `profile` param and the profiles/ dep "
@@ -181,7 +199,7 @@ def sync_deps(root: Path) -> dict:
         r = stage_reads(root, stage, spec["cmd"], params)
         data = [d for d in spec.get("deps", []) if not _is_code_dep(str(d)) and d != "profiles"]
         spec["deps"] = [*data, "profiles", str(r.script), *sorted(
-            str(m) for m in r.modules if not _covered(m, data))]
+            str(m) for m in r.modules if not _covered(m, _norm(data)))]
         spec["params"] = ["profile", *sorted(r.sections - set(EXECUTION_SECTIONS))]
     path.write_text(yaml.safe_dump(dvc, sort_keys=False, width=100))
     return dvc
