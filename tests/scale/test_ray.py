@@ -95,8 +95,9 @@ def _briefly_trained(images, tree):
 
 def test_segmentation_and_features_identical_on_both_engines(ray_local, small_tree, frames64,
                                                              tmp_path):
-    """Masks of 64 frames (+ one missing file) from a briefly trained U²-Net, and the feature
-    rows of those masks, byte-identical local vs Ray, shard by shard."""
+    """Masks of 24 of the frames (+ one missing file) from a briefly trained U²-Net, and the
+    feature rows of those masks, byte-identical local vs Ray, shard by shard (the 64-frame
+    feature check is the next test)."""
     from scalpvision.features.batch import FeatureShards
     from scalpvision.ops.checkpoints import save_model_dir
     from scalpvision.segmentation.batch import SegmentShards, merge_results
@@ -106,19 +107,19 @@ def test_segmentation_and_features_identical_on_both_engines(ray_local, small_tr
     model = save_model_dir(tmp_path / "u2net", _briefly_trained(train, small_tree), {
         "builder": "u2net", "kwargs": {"variant": "lite"},
         "preprocessing": {"infer_long_side": 160}})
-    images = [*frames64[0], str(tmp_path / "missing.jpg")]  # the missing one: reported, not fatal
+    images = [*frames64[0][:24], str(tmp_path / "missing.jpg")]  # the missing one: reported
     seg = _both(SegmentShards(str(model), PARAMS.segment, 2), images, tmp_path, "seg",
-                shard_size=16)
+                shard_size=8)
     (rl, dl), (rr, dr) = seg["local"], seg["ray"]
-    assert len(rl) == len(rr) == -(-len(images) // 16) and len(_digests(dl)) == len(images) - 1
-    assert len(set(_digests(dl).values())) > 32  # masks that differ
+    assert len(rl) == len(rr) == -(-len(images) // 8) and len(_digests(dl)) == len(images) - 1
+    assert len(set(_digests(dl).values())) > 12  # masks that differ
     assert _digests(dl) == _digests(dr)  # byte-identical on both engines
     assert [f[:2] for f in merge_results(rr).failed] == [(Path(images[-1]), "unreadable")]
     # features of those masks: one row per image, identical
     rows = [{"image_id": Path(p).stem, "path": p, "split": "test", "group": "g"}
             for p in images[:-1]]
     p = replace(PARAMS.features, masks_dir=str(dl), baseline_otsu=True)
-    feats = _both(FeatureShards(p), rows, tmp_path, "features", shard_size=16)
+    feats = _both(FeatureShards(p), rows, tmp_path, "features", shard_size=8)
     (fl, _), (fr, _) = feats["local"], feats["ray"]
     assert json.dumps(fl) == json.dumps(fr)
     assert sum(len(r["rows"]) for r in fl) == len(rows) and "hair_count" in fl[0]["rows"][0]
