@@ -89,7 +89,7 @@ def headline(root: Path) -> str:
          else "-",
          (f"+ DiffuseIT {caug['diffuseit_difference']:+.3f} [{caug['diffuseit_difference_ci'][0]:+.3f}, "
           f"{caug['diffuseit_difference_ci'][1]:+.3f}]") if "diffuseit_difference" in caug
-         else "-"),
+         else "+ DiffuseIT: not in `augment.classifier_variants` (the paper profile runs it)"),
         ("Segmentation time per image (hair_masks stage)", f(hm, "seconds_per_image", "{:.2f} s"),
          "2 CPU cores, ONNX Runtime + GrabCut"),
     ]

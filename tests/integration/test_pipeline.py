@@ -65,7 +65,8 @@ def work(tmp_path_factory, repo, team):
     params["diffusion"].update(width=32, height=24, channels=[8, 16])
     params["diffusion"]["train"].update(epochs=1, batch_size=8)
     params["guidance"]["train"].update(dim=32, depth=1, heads=2, epochs=1, batch_size=8)
-    params["augment"].update(batch_size=2)
+    params["augment"].update(batch_size=2, methods=["diffuseit_m", "diffuseit"],
+                             classifier_variants=["diffuseit_m", "diffuseit"])  # both arms
     params["augment"]["pairs"].update(n_pairs=4, rounds=2, more_severe=False)  # 17 train images
     params["augment"]["sampler"].update(respacing=20, skip=8, fast_steps=2)
     params["augment"]["eval"].update(pairs=2, masks=["zeros"], kid_subset=2, kid_subsets=2,
