@@ -10,7 +10,8 @@ stamp="$(cat requirements.txt constraints.txt pyproject.toml | sha256sum | cut -
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$stamp" ]; then
   echo "== setting up .venv (first time: a few minutes, ~6.7 GB) =="
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt \
+  # --no-compile: modules are byte-compiled when first imported (most of the 6.7 GB never is)
+  .venv/bin/python -m pip install -q --no-compile --disable-pip-version-check -r requirements.txt -c constraints.txt \
     2> >(grep -v "^WARNING: Location" >&2)
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . \
     2> >(grep -v "^WARNING: Location" >&2)
