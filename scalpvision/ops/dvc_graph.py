@@ -198,8 +198,9 @@ def sync_deps(root: Path) -> dict:
     for stage, spec in dvc["stages"].items():
         r = stage_reads(root, stage, spec["cmd"], params)
         data = [d for d in spec.get("deps", []) if not _is_code_dep(str(d)) and d != "profiles"]
+        covered = _norm(data)
         spec["deps"] = [*data, "profiles", str(r.script), *sorted(
-            str(m) for m in r.modules if not _covered(m, _norm(data)))]
+            str(m) for m in r.modules if not _covered(m, covered))]
         spec["params"] = ["profile", *sorted(r.sections - set(EXECUTION_SECTIONS))]
     path.write_text(yaml.safe_dump(dvc, sort_keys=False, width=100))
     return dvc
