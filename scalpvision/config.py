@@ -383,12 +383,21 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
         raise ConfigError(f"{where}: {exc}") from exc
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster, same result
+
+
+def yaml_load(text: str) -> Any:
+    """``yaml.safe_load`` through libyaml where the wheel has it (params, dvc.yaml, dvc.lock
+    are read at every stage start)."""
+    return yaml.load(text, Loader=_LOADER)  # a safe loader either way
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: parameter file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(data, dict):
@@ -458,7 +467,7 @@ def as_dict(obj: Any) -> dict[str, Any]:
 
 __all__ = [
     "ConfigError", "Params", "SECTIONS", "EXECUTION_SECTIONS", "register_section", "from_dict",
-    "required_fields", "read_yaml", "merge", "resolved_dict", "load_params", "as_dict",
+    "required_fields", "yaml_load", "read_yaml", "merge", "resolved_dict", "load_params", "as_dict",
     "PromptParams", "RefinerParams", "EnsembleParams", "BoundaryParams", "HairDrawParams",
     "U2NetTrainParams", "CountParams", "GbmParams", "CnnBaselineParams",
 ]

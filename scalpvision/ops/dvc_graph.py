@@ -18,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from scalpvision.config import yaml_load
+
 PACKAGES = ("scalpvision", "data_checks")
 
 
@@ -145,7 +147,7 @@ def _norm(deps) -> list[str]:
 
 @functools.lru_cache(maxsize=8)
 def _params(path: Path, mtime_ns: int) -> dict:
-    return yaml.safe_load(path.read_text())
+    return yaml_load(path.read_text())
 
 
 def check_graph(root: Path, dvc: dict | None = None) -> list[str]:
@@ -154,7 +156,7 @@ def check_graph(root: Path, dvc: dict | None = None) -> list[str]:
     not read, an execution section declared."""
     from scalpvision.config import EXECUTION_SECTIONS
 
-    dvc = dvc if dvc is not None else yaml.safe_load((root / "dvc.yaml").read_text())
+    dvc = dvc if dvc is not None else yaml_load((root / "dvc.yaml").read_text())
     pfile = (root / "params.yaml").resolve()
     params = _params(pfile, pfile.stat().st_mtime_ns)  # read only
     problems = []
@@ -193,8 +195,8 @@ def sync_deps(root: Path) -> dict:
     from scalpvision.config import EXECUTION_SECTIONS
 
     path = root / "dvc.yaml"
-    dvc = yaml.safe_load(path.read_text())
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    dvc = yaml_load(path.read_text())
+    params = yaml_load((root / "params.yaml").read_text())
     for stage, spec in dvc["stages"].items():
         r = stage_reads(root, stage, spec["cmd"], params)
         data = [d for d in spec.get("deps", []) if not _is_code_dep(str(d)) and d != "profiles"]

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scalpvision.config import ServeParams
+from scalpvision.config import ServeParams, yaml_load
 from scalpvision.errors import UserError
 from scalpvision.ops.kinds import KIND_TAG
 
@@ -71,7 +71,7 @@ def pinned_bentofile(root: Path) -> Path:
 
     from scalpvision.ops.kinds import pins
 
-    spec = yaml.safe_load((root / BENTOFILE).read_text())
+    spec = yaml_load((root / BENTOFILE).read_text())
     names = [p.split("==")[0] for p in spec["python"]["packages"]]
     spec["python"]["packages"] = pins(names)
     out = root / BUILT_BENTOFILE

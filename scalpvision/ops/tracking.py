@@ -9,6 +9,7 @@ else an embedded sqlite store ``sqlite:///<repo>/mlflow.db`` with artifacts in
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -17,9 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from scalpvision.config import TrackingParams
+from scalpvision.config import TrackingParams, yaml_load
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +70,20 @@ def content_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=4)
+def _locked_outs(lock: Path, mtime_ns: int) -> dict[str, str]:
+    """out path -> hash from ``dvc.lock`` (parsed once per version of the file)."""
+    data = yaml_load(lock.read_text()) or {}
+    return {out["path"]: out.get("md5") or out.get("hash", "")
+            for stage in (data.get("stages") or {}).values()
+            for out in stage.get("outs", []) or []}
+
+
 def dvc_input_hashes(deps: list[str], root: Path) -> dict[str, str]:
     """DVC hash of each input as recorded in ``dvc.lock`` by the stage that made it; inputs
     no stage has locked yet get our own content hash (marked ``computed:``)."""
-    locked: dict[str, str] = {}
     lock = root / "dvc.lock"
-    if lock.is_file():
-        data = yaml.safe_load(lock.read_text()) or {}
-        for stage in (data.get("stages") or {}).values():
-            for out in stage.get("outs", []) or []:
-                locked[out["path"]] = out.get("md5") or out.get("hash", "")
+    locked = _locked_outs(lock.resolve(), lock.stat().st_mtime_ns) if lock.is_file() else {}
     out = {}
     for d in deps:
         p = root / d
