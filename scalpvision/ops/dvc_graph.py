@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from scalpvision.config import yaml_load
+from scalpvision.config import EXECUTION_SECTIONS, yaml_load
 
 PACKAGES = ("scalpvision", "data_checks")
 
@@ -154,8 +154,6 @@ def check_graph(root: Path, dvc: dict | None = None) -> list[str]:
     """Every mismatch between the code and ``dvc.yaml`` (empty when the graph is honest):
     an imported module no dep covers, a section read but not declared, a section declared but
     not read, an execution section declared."""
-    from scalpvision.config import EXECUTION_SECTIONS
-
     dvc = dvc if dvc is not None else yaml_load((root / "dvc.yaml").read_text())
     pfile = (root / "params.yaml").resolve()
     params = _params(pfile, pfile.stat().st_mtime_ns)  # read only
@@ -192,8 +190,6 @@ def _is_code_dep(dep: str) -> bool:
 def sync_deps(root: Path) -> dict:
     """``dvc.yaml`` with each stage's code deps and params set to what the code reads (data
     deps, outs and metrics kept); written back, and returned."""
-    from scalpvision.config import EXECUTION_SECTIONS
-
     path = root / "dvc.yaml"
     dvc = yaml_load(path.read_text())
     params = yaml_load((root / "params.yaml").read_text())
