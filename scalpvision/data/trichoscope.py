@@ -131,15 +131,21 @@ def _box(pts: np.ndarray, radius: np.ndarray, h: int, w: int) -> tuple[int, int,
     return int(x0), int(y0), int(x1), int(y1)
 
 
+_DISC_EXCESS = 0.45  # sub-pixels: OpenCV's filled circle reaches this far past its radius
+
+
 def _coverage(pts: np.ndarray, radius: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """Area coverage (y1 - y0, x1 - x0) float32 of the union of discs inside ``box``."""
+    """Area coverage (y1 - y0, x1 - x0) float32 of the union of discs inside ``box``. The
+    discs are drawn :data:`_DISC_EXCESS` sub-pixels smaller than their radius, so that a
+    hair's area per unit length is its stated width (uncorrected, OpenCV's filled circles
+    made every hair ~0.2 px wider than its truth row)."""
     x0, y0, x1, y1 = box
     canvas = np.zeros(((y1 - y0) * SS, (x1 - x0) * SS), np.uint8)
     sub = (pts - [x0, y0]) * SS
     for (x, y), r in zip(sub[::2], radius[::2]):  # every 0.5 px along the hair
         if -r * SS <= x < canvas.shape[1] + r * SS and -r * SS <= y < canvas.shape[0] + r * SS:
             cv2.circle(canvas, (int(round(x * 16)), int(round(y * 16))),
-                       max(1, int(round(r * SS * 16))), 1, -1, cv2.LINE_8, 4)
+                       max(1, int(round((r * SS - _DISC_EXCESS) * 16))), 1, -1, cv2.LINE_8, 4)
     return cv2.resize(canvas.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
 
 

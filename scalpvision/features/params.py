@@ -17,6 +17,9 @@ class StrandParams:
     junction_scale: float  # crossing disc: this many local radii, at least junction_radius px
     bridge_scale: float  # a branch between crossings shorter than this x their overlap: two hairs on each other
     split_scale: float  # a branch between crossings shorter than this many radii: one crossing
+    # a hair's width: the mean of its samples at most this x their median (wider ones are merged
+    # with a neighbour or cut obliquely; nothing narrows a single hair's cross-section)
+    merged_ratio: float
     min_area: int = 150
     junction_radius: int = 3  # px
     direction_radius: float = 14.0  # px: branch pixels this near its end give its direction, or
@@ -29,7 +32,6 @@ class StrandParams:
     gap_angle_deg: float = 25.0  # both tips point at each other within this angle
     hidden_gap_px: float = 160.0  # px: a gap may be this long where capture graphics hide it
     clear_scale: float = 1.5  # no width sample this many radii (+2 px) from crossings, tips, edge
-    merged_ratio: float = 1.4  # samples wider than this x the hair's median: merged stretches
 
 
 @dataclass(frozen=True)

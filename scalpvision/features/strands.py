@@ -28,10 +28,13 @@ skeleton), so a 15-px hair is handled like a 3-px one:
 
 Widths are measured only where one hair is: on branches (never a bridge or spur), farther than
 ``clear_scale * r`` from any crossing, tip or frame edge, by the eq. (4)-(7) cross-section of
-:mod:`scalpvision.features.thickness`; a hair's width is the median of its samples after those
-more than ``merged_ratio`` x that median (stretches merged with a neighbour) are dropped. "Mean
-width" of an image is then per hair (the mean of the hairs' widths); the samples' own mean is
-per unit length. Both are reported; each is compared with the truth of the same kind.
+:mod:`scalpvision.features.thickness`. What still reaches a sample only ever widens it (a
+neighbour lying along the hair, a crossing hair the perpendicular runs into, a cut oblique to a
+bend), so a hair's width is the mean of its samples at most ``merged_ratio`` x their median -
+the truth's own quantity, the mean width along the hair, over the stretches where it is
+measured alone. "Mean width" of an image is then per hair (the mean of the hairs' widths); the
+samples' own mean is per unit length. Both are reported; each is compared with the truth of
+the same kind.
 """
 
 from __future__ import annotations
@@ -438,9 +441,7 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
         mine = sample_w[sample_s == s]
         width = float("nan")
         if len(mine):
-            med = np.median(mine)
-            good = mine[mine <= p.merged_ratio * med]
-            width = float(np.median(good))
+            width = float(mine[mine <= p.merged_ratio * np.median(mine)].mean())
         bs = np.nonzero(keep & (roots == s))[0]
         idx = np.concatenate([np.arange(starts[b], starts[b + 1]) for b in bs])
         px, py = xs[idx].astype(float), ys[idx].astype(float)
