@@ -122,6 +122,16 @@ def precision_table(precision: pd.DataFrame) -> pd.DataFrame:
             .reset_index().rename(columns={"distractor_fp": "distractor pixels called hair"}))
 
 
+def found_mean_width(case: Case, pred: np.ndarray, share: float = 0.5) -> float:
+    """The truth's per-hair mean width over the counted hairs at least ``share`` of whose own
+    pixels ``pred`` ((H, W) bool) holds: the hairs a mask found. Against it, a mask's mean
+    width shows what its measurement adds; against :attr:`Case.mean_width`, also what the
+    hairs it missed take away. NaN without an id map or when no hair is found."""
+    found = hair_recall(case, pred)
+    found = found[found.recall >= share] if len(found) else found
+    return float(found.width_px.mean()) if len(found) else float("nan")
+
+
 def score_case(case: Case, masks: dict[str, np.ndarray], count: CountParams,
                area: np.ndarray | None = None) -> list[dict]:
     """One row per mask source: count and per-hair / per-length width against the truth."""
@@ -131,13 +141,15 @@ def score_case(case: Case, masks: dict[str, np.ndarray], count: CountParams,
         rows.append({"rendering": case.rendering, "index": case.index, "source": source,
                      "true_count": case.count, "count": f["hair_count"],
                      "true_mean_width": case.mean_width, "hair_mean_width": f["hair_mean_width"],
+                     "found_mean_width": found_mean_width(case, m),
                      "sample_mean_width": f["mean"]})
     return rows
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Count relative error (sum |error| / sum truth), count bias and per-hair width bias,
-    per rendering, source and band of the image's true mean width (and over all bands)."""
+    per rendering, source and band of the image's true mean width (and over all bands); the
+    width bias also against the hairs the mask found (:func:`found_mean_width`)."""
     d = rows[rows.true_count > 0].copy()
     d["band"] = pd.cut(d.true_mean_width, list(WIDTH_BANDS), right=False).astype(str)
     out = []
@@ -149,7 +161,9 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
                     "width band": keys[2] if len(keys) > 2 else "all", "images": len(g),
                     "count rel. error": float(err.abs().sum() / g.true_count.sum()),
                     "count bias": float(err.mean()),
-                    "width bias px": float(wb.mean()), "width MAE px": float(wb.abs().mean())})
+                    "width bias px": float(wb.mean()), "width MAE px": float(wb.abs().mean()),
+                    "width bias, found hairs px":
+                        float((g.hair_mean_width - g.found_mean_width).mean())})
     return pd.DataFrame(out).sort_values(["rendering", "source", "width band"])
 
 

@@ -88,6 +88,18 @@ def test_suite_recall_uses_each_hairs_own_pixels():
     assert np.allclose(hair_recall(case, np.zeros_like(case.mask)).recall, 0.0)
 
 
+def test_found_hairs_width_is_the_truth_of_the_hairs_a_mask_holds():
+    from scalpvision.features.suite import found_mean_width
+
+    case = render_case("trichoscope", 1)
+    counted = [h for h in case.hairs if h["counted"]]
+    assert found_mean_width(case, case.mask) == pytest.approx(case.mean_width)
+    widest = max(counted, key=lambda h: h["width_px"])
+    only = case.hair_id == widest["hair_id"]
+    assert found_mean_width(case, only) == pytest.approx(widest["width_px"])
+    assert np.isnan(found_mean_width(case, np.zeros_like(case.mask)))
+
+
 def test_suite_precision_counts_only_non_hair_and_distractor_pixels():
     from scalpvision.features.suite import hair_precision
 
