@@ -152,7 +152,8 @@ class ScalpVision:
     def hair_features(self, image: Path, um_per_px: float | None = None) -> dict:
         """Hair count and widths (px; µm and density per cm² when calibrated)."""
         def go(img):
-            f = self.analyzer.role("alopecia").features(self.analyzer.mask(img), um_per_px)
+            f = self.analyzer.role("alopecia").features(self.analyzer.mask(img), um_per_px,
+                                                        image=img.rgb)
             f.pop("_paper_features")
             return {**f, "notes": img.notes, "models": self.analyzer.versions()}
         return self._run(image, go)
@@ -162,7 +163,7 @@ class ScalpVision:
         """Alopecia grade 0-3 with the class probabilities."""
         def go(img):
             a = self.analyzer.role("alopecia")
-            f = a.features(self.analyzer.mask(img), 0.0)
+            f = a.features(self.analyzer.mask(img), 0.0, image=img.rgb)
             return {**a.grade(f["_paper_features"]), "notes": img.notes,
                     "models": self.analyzer.versions()}
         return self._run(image, go)

@@ -93,7 +93,8 @@ class ServedAlopecia:
         self.um_per_px, self.vellus_um = um_per_px, vellus_um
         self._lock = threading.Lock()
 
-    def features(self, mask, um_per_px: float | None = None, area=None) -> dict:
+    def features(self, mask, um_per_px: float | None = None, area=None, image=None) -> dict:
+        """Hair features of ``mask`` (measured in ``image``, its RGB frame, where given)."""
         from scalpvision.features.table import hair_features, per_hair_table, trace
         from scalpvision.serve.upload import InputError
 
@@ -102,7 +103,7 @@ class ServedAlopecia:
             raise InputError(f"um_per_px must be >= 0 (0 = uncalibrated), got {cal}", 422)
         if area is not None:
             mask = mask & area
-        t = trace(mask, self.count, area=area)
+        t = trace(mask, self.count, area=area, image=image)
         f = hair_features(mask, cal, self.vellus_um, count=self.count, area=area, hairs=t)
         out = {"hair_count": int(f["hair_count"]), "width_samples": int(f["length"]),
                "mean_width_px": f["mean"], "median_width_px": f["median"],
@@ -133,7 +134,7 @@ class ServedAlopecia:
                 "features": {k: float(paper_features[k]) for k in self.feature_names}}
 
     def answer(self, ctx):
-        feats = self.features(ctx["mask"], ctx.get("um_per_px"), ctx.get("area"))
+        feats = self.features(ctx["mask"], ctx.get("um_per_px"), ctx.get("area"), ctx["rgb"])
         grade = self.grade(feats.pop("_paper_features"))
         return {"hair_features": feats, "alopecia": grade}, {}
 

@@ -292,6 +292,9 @@ def _features_args(ap):
     ap.add_argument("--um-per-px", type=float, help="calibration: adds density per cm², "
                     "widths in µm, vellus share (default: features.um_per_px)")
     ap.add_argument("--vellus-um", type=float, help="default: features.vellus_um")
+    ap.add_argument("--images", metavar="DIR", help="the masks' frames (same file stem): widths "
+                    "between the hair's edges in the image (features.count.strands.width_edge); "
+                    "without them, at the mask's edge")
     ap.add_argument("--count-method", help="strands | hough (default: features.count.method)")
     ap.add_argument("--min-strand-length", type=int,
                     help="px (default: features.count.strands.min_strand_length)")
@@ -305,7 +308,7 @@ def cmd_features(args) -> int:
 
     from scalpvision.errors import BadInputError
     from scalpvision.features.table import hair_features, per_hair_table, trace
-    from scalpvision.io import ImageReadError, list_images, read_mask
+    from scalpvision.io import ImageReadError, list_images, read_image, read_mask
 
     f = _params(args, {"um_per_px": "features.um_per_px", "vellus_um": "features.vellus_um",
                        "count_method": "features.count.method",
@@ -314,14 +317,25 @@ def cmd_features(args) -> int:
     if not files:
         raise BadInputError(f"no mask images found in {', '.join(args.masks)}")
     count = f.count
+    frames = {p.stem: p for p in list_images([args.images])} if args.images else {}
+    if args.images and not frames:
+        raise BadInputError(f"--images {args.images}: no images found there")
     rows, hairs, bad = [], [], []
     for path in tqdm(files, unit="mask"):
         try:
             m = read_mask(path)
+            image = read_image(frames[path.stem]) if path.stem in frames else None
         except ImageReadError as exc:
             bad.append(str(exc))
             continue
-        t = trace(m, count)
+        if args.images and image is None:
+            bad.append(f"{path}: no frame named {path.stem}.* in {args.images}")
+            continue
+        if image is not None and image.shape[:2] != m.shape:
+            bad.append(f"{path}: mask {m.shape[1]}x{m.shape[0]} but its frame "
+                       f"{frames[path.stem]} is {image.shape[1]}x{image.shape[0]}")
+            continue
+        t = trace(m, count, image=image)
         rows.append({"mask": str(path), "image_id": path.stem,
                      **hair_features(m, f.um_per_px, f.vellus_um, count=count, hairs=t)})
         hairs += [{"mask": str(path), "image_id": path.stem, **h}

@@ -57,13 +57,13 @@ class FeatureShards:
         image = read_image(r["path"])
         area = analysed_area(image).mask  # the segmenter's masks lie inside it
         row.update(hair_features(read_mask(mpath), p.um_per_px, p.vellus_um,
-                                 count=p.count, area=area))
+                                 count=p.count, area=area, image=image))
         if p.baseline_otsu:
             w = measure_thickness(otsu_threshold(image)).widths
             row["otsu_mean_width"] = float(w.mean()) if len(w) else 0.0
         truth = r.get("mask_path")
         if isinstance(truth, str) and truth:
-            gt = hair_features(read_mask(truth), count=p.count)
+            gt = hair_features(read_mask(truth), count=p.count, image=image)
             row.update({f"gtmask_{k}": v for k, v in gt.items()})
             row.update(gt_hair_count=r["gt_hair_count"], gt_mean_width_px=r["gt_mean_width_px"])
         return row

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 COUNT_METHODS = ("strands", "hough")
+WIDTH_EDGES = ("image", "mask")
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,10 @@ class StrandParams:
     # a hair's width: the mean of its samples at most this x their median (wider ones are merged
     # with a neighbour or cut obliquely; nothing narrows a single hair's cross-section)
     merged_ratio: float
+    # where a width sample puts the hair's edges: "image" - half-way between the hair's and the
+    # skin's colour across it (full width at half maximum; the mask's edge where the image has
+    # too little contrast or none is given), "mask" - the mask's own edge (paper eq. 7)
+    width_edge: str
     min_area: int = 150
     junction_radius: int = 3  # px
     direction_radius: float = 14.0  # px: branch pixels this near its end give its direction, or
@@ -32,6 +37,13 @@ class StrandParams:
     gap_angle_deg: float = 25.0  # both tips point at each other within this angle
     hidden_gap_px: float = 160.0  # px: a gap may be this long where capture graphics hide it
     clear_scale: float = 1.5  # no width sample this many radii (+2 px) from crossings, tips, edge
+
+    def __post_init__(self):
+        if self.width_edge not in WIDTH_EDGES:
+            from scalpvision.errors import BadInputError
+
+            raise BadInputError(f"unknown width_edge {self.width_edge!r}; valid: "
+                                f"{', '.join(WIDTH_EDGES)}")
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,9 @@ class ThicknessParams:
     n_lines: int = 7  # parallel perpendiculars per box ...
     spread: float = 3.0  # ... spread over +-spread px along the hair
     min_box_pixels: int = 3  # skeleton pixels needed in a box for a direction
+    edge_margin: float = 2.0  # image edges: searched within the mask's edge +- this, px ...
+    edge_min_contrast: float = 8.0  # ... where hair and skin differ by at least this (CIELAB dE)
 
 
-__all__ = ["COUNT_METHODS", "StrandParams", "HoughScale", "PAPER_SCALES", "CountParams",
-           "ThicknessParams", "field"]
+__all__ = ["COUNT_METHODS", "WIDTH_EDGES", "StrandParams", "HoughScale", "PAPER_SCALES",
+           "CountParams", "ThicknessParams", "field"]

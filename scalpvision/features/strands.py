@@ -28,7 +28,8 @@ skeleton), so a 15-px hair is handled like a 3-px one:
 
 Widths are measured only where one hair is: on branches (never a bridge or spur), farther than
 ``clear_scale * r`` from any crossing, tip or frame edge, by the eq. (4)-(7) cross-section of
-:mod:`scalpvision.features.thickness`. What still reaches a sample only ever widens it (a
+:mod:`scalpvision.features.thickness`; with the frame given and ``width_edge: image``, between
+the hair's edges in the image (half-way between hair and skin colour) rather than the mask's. What still reaches a sample only ever widens it (a
 neighbour lying along the hair, a crossing hair the perpendicular runs into, a cut oblique to a
 bend), so a hair's width is the mean of its samples at most ``merged_ratio`` x their median -
 the truth's own quantity, the mean width along the hair, over the stretches where it is
@@ -45,7 +46,7 @@ import cv2
 import numpy as np
 
 from scalpvision.features.params import StrandParams, ThicknessParams
-from scalpvision.features.thickness import measure_thickness
+from scalpvision.features.thickness import image_edge_widths, measure_thickness
 from scalpvision.morphology import Components, skeletonize
 
 _N8 = np.ones((3, 3), np.float32)
@@ -252,11 +253,14 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
                 thickness: ThicknessParams = ThicknessParams(),
                 skeleton: np.ndarray | None = None,
                 components: Components | None = None,
-                area: np.ndarray | None = None) -> HairTrace:
+                area: np.ndarray | None = None,
+                image: np.ndarray | None = None) -> HairTrace:
     """Strands, count and per-hair widths of ``mask`` ((H, W) bool); an empty mask gives no
     hairs. ``skeleton`` / ``components``: as in :func:`measure_thickness`. ``area``: the
     analysed area ((H, W) bool); a gap that lies outside it (under capture graphics) is not
-    seen, so only its part inside counts against ``gap_px``."""
+    seen, so only its part inside counts against ``gap_px``. ``image``: the (H, W, 3) uint8
+    RGB frame of the mask; with ``width_edge: image`` the widths are measured between the
+    hair's edges in it (:func:`image_edge_widths`), without it at the mask's edge."""
     comps = components if components is not None else Components.of(mask)
     m = comps.at_least(p.min_area)
     sk = skeleton & m if skeleton is not None else skeletonize(m, comps)
@@ -435,7 +439,12 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
         ax = th.anchors_xy.astype(int)
         sample_s = roots[blab[ax[:, 1], ax[:, 0]]]
         on_hair = np.isin(sample_s, hair_roots)
-        sample_w, sample_s = th.widths[on_hair], sample_s[on_hair]
+        widths = th.widths
+        if image is not None and p.width_edge == "image":
+            lab = cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+            widths = image_edge_widths(lab, m, th.centers_xy, np.radians(th.angles_deg),
+                                       widths, thickness)
+        sample_w, sample_s = widths[on_hair], sample_s[on_hair]
     hairs = []
     for k, s in enumerate(hair_roots.tolist()):
         mine = sample_w[sample_s == s]

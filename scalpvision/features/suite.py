@@ -137,7 +137,8 @@ def score_case(case: Case, masks: dict[str, np.ndarray], count: CountParams,
     """One row per mask source: count and per-hair / per-length width against the truth."""
     rows = []
     for source, m in masks.items():
-        f = hair_features(m, count=count, area=area if source != "ground truth" else None)
+        f = hair_features(m, count=count, area=area if source != "ground truth" else None,
+                          image=case.image)
         rows.append({"rendering": case.rendering, "index": case.index, "source": source,
                      "true_count": case.count, "count": f["hair_count"],
                      "true_mean_width": case.mean_width, "hair_mean_width": f["hair_mean_width"],

@@ -65,25 +65,28 @@ def per_hair_table(trace: HairTrace, um_per_px: float = 0.0, vellus_um: float = 
 
 def trace(mask: np.ndarray, count: CountParams,
           thickness: ThicknessParams = ThicknessParams(),
-          area: np.ndarray | None = None) -> HairTrace:
+          area: np.ndarray | None = None, image: np.ndarray | None = None) -> HairTrace:
     """The strands of one (H, W) bool mask (one labelling and one thinning); ``area``: the
-    analysed area, where the mask was cut to it (gaps under graphics are bridged)."""
+    analysed area, where the mask was cut to it (gaps under graphics are bridged); ``image``:
+    the (H, W, 3) uint8 RGB frame, for widths at the hair's edges in it."""
     comps = Components.of(mask)
     m = comps.at_least(min(thickness.min_area, count.strands.min_area))
-    return trace_hairs(m, count.strands, thickness, skeletonize(m, comps), comps, area)
+    return trace_hairs(m, count.strands, thickness, skeletonize(m, comps), comps, area, image)
 
 
 def hair_features(mask: np.ndarray, um_per_px: float = 0.0, vellus_um: float = 40.0, *,
                   count: CountParams, area: np.ndarray | None = None,
                   thickness: ThicknessParams = ThicknessParams(),
-                  hairs: HairTrace | None = None) -> dict[str, float]:
+                  hairs: HairTrace | None = None,
+                  image: np.ndarray | None = None) -> dict[str, float]:
     """Feature dict for one (H, W) bool hair mask; an empty mask gives zeros, never NaN.
     ``area``: the analysed area ((H, W) bool, :func:`~scalpvision.segmentation.area.
     analysed_area`); hair outside it is ignored and densities are per analysed area.
-    ``hairs``: the mask's :func:`trace`, when the caller has it."""
+    ``hairs``: the mask's :func:`trace`, when the caller has it. ``image``: the (H, W, 3) uint8
+    RGB frame the mask is of (see :func:`trace`)."""
     if area is not None:
         mask = mask & area
-    t = hairs if hairs is not None else trace(mask, count, thickness, area)
+    t = hairs if hairs is not None else trace(mask, count, thickness, area, image)
     w = t.sample_widths
     f = iqr_filter(w)
     per_hair = np.array([h["width_px"] for h in t.hairs], float)

@@ -142,6 +142,76 @@ def cross_section_widths(mask: np.ndarray, centres_xy: np.ndarray, theta: np.nda
     return np.where(enough, np.nansum(per_line, 1) / np.maximum(n_ok, 1), np.nan)
 
 
+def image_edge_widths(lab: np.ndarray, mask: np.ndarray, centres_xy: np.ndarray,
+                      theta: np.ndarray, widths: np.ndarray,
+                      p: ThicknessParams = ThicknessParams()) -> np.ndarray:
+    """Widths (K,) px between the hair's edges in the image, where the colour across the hair is
+    half-way between the skin's and the hair's (full width at half maximum), for the samples of
+    :func:`cross_section_widths` (``centres_xy``, ``theta``, their mask ``widths``). ``lab``
+    (H, W, 3) float32 CIELAB. A segmenter's mask edge lies where its probability crosses its
+    threshold, outside the hair on blurred or low-contrast frames; half the contrast is the
+    edge of a hair wider than the blur, whatever the hair's colour.
+
+    Per sample, the colour profile across the hair (averaged over the same parallel lines) is
+    read out to the mask's half-width + max(4, half-width) px; the skin is the median colour of
+    each side's non-hair points beyond the mask's edge + ``edge_margin``, interpolated across;
+    the contrast is the CIELAB distance from it. The edges are the outermost half-contrast
+    crossings within the mask's edge +- ``edge_margin`` (outermost: a medulla or a specular
+    streak inside a hair is not its edge). The mask's width stays where the hair differs from
+    the skin by less than ``edge_min_contrast``, where a side has no skin, or where the
+    contrast has not fallen to half at the window's end (a neighbouring hair)."""
+    k = len(widths)
+    if k == 0:
+        return np.zeros(0)
+    hw = np.nan_to_num(widths, nan=2.0) / 2
+    reach = hw + np.maximum(4.0, hw)
+    s = np.linspace(-1.0, 1.0, 81)[None, :] * reach[:, None]  # (K, n) across the hair
+    offs = np.linspace(-p.spread, p.spread, p.n_lines)  # (L,) along it
+    nx, ny, tx, ty = -np.sin(theta), np.cos(theta), np.cos(theta), np.sin(theta)
+    px = (centres_xy[:, 0, None, None] + offs[None, :, None] * tx[:, None, None]
+          + s[:, None, :] * nx[:, None, None]).astype(np.float32).reshape(k, -1)
+    py = (centres_xy[:, 1, None, None] + offs[None, :, None] * ty[:, None, None]
+          + s[:, None, :] * ny[:, None, None]).astype(np.float32).reshape(k, -1)
+    shape = (k, len(offs), s.shape[1])
+    prof = np.stack([cv2.remap(np.ascontiguousarray(lab[..., c]), px, py, cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REFLECT).reshape(shape).mean(1)
+                     for c in range(3)], -1)  # (K, n, 3)
+    hair = cv2.remap(mask.astype(np.uint8), px, py, cv2.INTER_NEAREST,
+                     borderMode=cv2.BORDER_CONSTANT).reshape(shape).max(1) > 0
+    skin = (np.abs(s) > hw[:, None] + p.edge_margin) & ~hair
+    left, right = skin & (s < 0), skin & (s > 0)
+    ok = (left.sum(1) >= 3) & (right.sum(1) >= 3)
+    left[~ok], right[~ok] = s[~ok] < 0, s[~ok] > 0  # placeholders, never used
+
+    def median_where(v: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        return np.nanmedian(np.where(sel[..., None] if v.ndim == 3 else sel, v, np.nan), 1)
+
+    bl, br = median_where(prof, left), median_where(prof, right)  # (K, 3)
+    a = ((s + reach[:, None]) / (2 * reach[:, None]))[..., None]
+    contrast = np.linalg.norm(prof - (bl[:, None] + (br - bl)[:, None] * a), axis=2)  # (K, n)
+    floor = median_where(contrast, left | right)
+    core = np.abs(s) <= np.maximum(hw - 0.5, 0.5)[:, None]
+    peak = np.where(core, contrast, -np.inf).max(1)
+    half = (peak + floor) / 2
+    win = np.abs(s) <= (hw + p.edge_margin)[:, None]
+    above = (contrast >= half[:, None]) & win
+    i0, i1 = win.argmax(1), s.shape[1] - 1 - win[:, ::-1].argmax(1)
+    li, ri = above.argmax(1), s.shape[1] - 1 - above[:, ::-1].argmax(1)
+    ok &= (peak - floor >= p.edge_min_contrast) & above.any(1) & (li > i0) & (ri < i1)
+    li, ri = np.clip(li, 1, None), np.clip(ri, None, s.shape[1] - 2)
+
+    def at(v: np.ndarray, q: np.ndarray) -> np.ndarray:  # v[k, q[k]] per sample
+        return np.take_along_axis(v, q[:, None], 1)[:, 0]
+
+    def crossing(i: np.ndarray, j: np.ndarray) -> np.ndarray:  # where half lies between i, j
+        ci, cj = at(contrast, i), at(contrast, j)
+        t = (half - ci) / np.where(cj != ci, cj - ci, 1.0)
+        return at(s, i) + np.clip(t, 0, 1) * (at(s, j) - at(s, i))
+
+    edge = crossing(ri, ri + 1) - crossing(li - 1, li)
+    return np.where(ok, edge, widths)
+
+
 def reference_walk_widths(mask: np.ndarray, centres_xy: np.ndarray, angles_deg: np.ndarray,
                           step: float = 0.01, search: float = 50.0) -> np.ndarray:
     """A straightforward re-implementation of the reference's per-box walk (§5 step 6): from

@@ -72,3 +72,27 @@ def test_features_per_hair_table(tmp_path, repo):
     assert list(hairs["class"]) == ["vellus", "terminal"]  # 15 µm and 60 µm against 40 µm
     table = pd.read_csv(tmp_path / "f.csv")
     assert table.hair_count.tolist() == [2] and abs(table.hair_mean_width[0] - 7.5) < 0.5
+
+
+def test_features_measured_in_the_frames_with_images(tmp_path, repo):
+    """`scalpvision features --images DIR`: widths between the hair's edges in each mask's
+    frame (a mask 2 px too wide reads the drawn width); a mask without a frame is reported."""
+    import cv2
+    import numpy as np
+    import pandas as pd
+
+    from scalpvision.features.accuracy import drawn_hair
+    from scalpvision.io import write_image, write_mask
+
+    cover = cv2.GaussianBlur(drawn_hair(6.0, 25.0).astype(np.float32), (0, 0), 1.0)[..., None]
+    skin, hair = np.array([222, 172, 160], np.float32), np.array([70, 45, 35], np.float32)
+    write_image(tmp_path / "f" / "hair.png", (skin + cover * (hair - skin)).astype(np.uint8))
+    write_mask(tmp_path / "m" / "hair.png", drawn_hair(8.0, 25.0))
+    write_mask(tmp_path / "m" / "orphan.png", drawn_hair(8.0, 25.0))
+    r = subprocess.run([sys.executable, "-m", "scalpvision.cli", "features", str(tmp_path / "m"),
+                        "--images", str(tmp_path / "f"), "--out", str(tmp_path / "f.csv")],
+                       cwd=repo, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "orphan.png: no frame named orphan.*" in r.stderr
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert table.image_id.tolist() == ["hair"] and abs(table.hair_mean_width[0] - 6.0) < 0.3

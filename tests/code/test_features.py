@@ -193,6 +193,52 @@ def test_a_lone_straight_hairs_width_is_unbiased_at_every_angle():
         assert abs(np.mean(errors)) <= 0.1, (width, errors)
 
 
+def _photo(width, angle, hair_rgb, streak=False, blur=1.0):
+    """A frame of one straight hair on skin (blurred like an optic) and a segmenter-like mask
+    of it, 1 px too wide on each side."""
+    skin = np.array([222, 172, 160], np.float32)
+    cover = cv2.GaussianBlur(drawn_hair(width, angle, 0.37).astype(np.float32), (0, 0), blur)
+    rgb = skin + cover[..., None] * (np.asarray(hair_rgb, np.float32) - skin)
+    if streak:  # a specular streak along the hair's middle
+        line = cv2.GaussianBlur(drawn_hair(1.5, angle, 0.37).astype(np.float32), (0, 0), 0.7)
+        rgb += line[..., None] * (250 - rgb)
+    return rgb.clip(0, 255).astype(np.uint8), drawn_hair(width + 2, angle, 0.37)
+
+
+@pytest.mark.parametrize("hair_rgb, streak", [((70, 45, 35), False), ((70, 45, 35), True),
+                                              ((245, 245, 242), False), ((150, 80, 50), False)])
+def test_widths_at_the_images_edges_undo_a_segmenters_halo(hair_rgb, streak):
+    """width_edge: image reads the width where the colour is half-way between hair and skin:
+    a mask 2 px too wide still gives the drawn raster's width, for dark, white and red-brown
+    hairs and with a specular streak inside a thick one (in a thin one a streak a third of its
+    width lowers the blurred hair's peak contrast, and the width reads ~1 px over); the mask's
+    own edge gives it ~2 px too wide."""
+    for width in (8.0,) if streak else (4.5, 8.0):
+        for angle in (0, 30, 75):
+            drawn = trace(drawn_hair(width, angle, 0.37), count_params()).hairs[0]["width_px"]
+            rgb, mask = _photo(width, angle, hair_rgb, streak)
+            on_image = trace(mask, count_params(), image=rgb).hairs[0]["width_px"]
+            on_mask = trace(mask, count_params()).hairs[0]["width_px"]
+            assert abs(on_image - drawn) <= 0.3, (width, angle, drawn, on_image)
+            assert on_mask - drawn >= 1.5, (width, angle, drawn, on_mask)
+
+
+def test_widths_stay_at_the_masks_edge_where_the_image_has_no_contrast():
+    rgb, mask = _photo(6.0, 20, (224, 171, 162))  # hair and skin 2.4 CIELAB units apart
+    with_image = trace(mask, count_params(), image=rgb).sample_widths
+    assert np.array_equal(with_image, trace(mask, count_params()).sample_widths)
+
+
+def test_an_unknown_width_edge_is_refused():
+    from dataclasses import asdict
+
+    from scalpvision.errors import BadInputError
+    from scalpvision.features.params import StrandParams
+
+    with pytest.raises(BadInputError, match="width_edge 'pixels'.*image, mask"):
+        StrandParams(**{**asdict(count_params().strands), "width_edge": "pixels"})
+
+
 def test_broken_hair_is_joined_across_a_small_gap():
     m = np.zeros((480, 640), np.uint8)
     cv2.line(m, (40, 240), (300, 250), 1, 5)

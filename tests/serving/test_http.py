@@ -135,9 +135,13 @@ def test_all_endpoints_through_the_bentoml_client(served, reference):
     from scalpvision.features.table import count_params_from, hair_features
     from scalpvision.segmentation.area import analysed_area
 
-    # measured with the registered model's feature settings, not the defaults, on the analysed area
-    area = analysed_area(np.asarray(Image.open(served.image).convert("RGB"))).mask
-    truth = hair_features(reference, count=count_params_from(served.feature_settings), area=area)
+    # measured with the registered model's feature settings, not the defaults, on the analysed
+    # area, with widths between the hair's edges in the uploaded frame
+    rgb = np.asarray(Image.open(served.image).convert("RGB"))
+    area = analysed_area(rgb).mask
+    assert served.feature_settings["count"]["strands"]["width_edge"] == "image"
+    truth = hair_features(reference, count=count_params_from(served.feature_settings), area=area,
+                          image=rgb)
     with bentoml.SyncHTTPClient(served.url, timeout=120) as c:
         assert c.is_ready()
         s = c.segment(image=served.image)
