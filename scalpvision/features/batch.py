@@ -63,7 +63,7 @@ class FeatureShards:
             row["otsu_mean_width"] = float(w.mean()) if len(w) else 0.0
         truth = r.get("mask_path")
         if isinstance(truth, str) and truth:
-            gt = hair_features(read_mask(truth), count=p.count, image=image)
+            gt = hair_features(read_mask(truth), count=p.count)  # its edge is the hair's
             row.update({f"gtmask_{k}": v for k, v in gt.items()})
             row.update(gt_hair_count=r["gt_hair_count"], gt_mean_width_px=r["gt_mean_width_px"])
         return row

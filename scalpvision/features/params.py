@@ -21,9 +21,10 @@ class StrandParams:
     # a hair's width: the mean of its samples at most this x their median (wider ones are merged
     # with a neighbour or cut obliquely; nothing narrows a single hair's cross-section)
     merged_ratio: float
-    # where a width sample puts the hair's edges: "image" - half-way between the hair's and the
-    # skin's colour across it (full width at half maximum; the mask's edge where the image has
-    # too little contrast or none is given), "mask" - the mask's own edge (paper eq. 7)
+    # where a width sample of a segmenter's mask puts the hair's edges, given the frame: "image"
+    # - half-way between the hair's and the skin's colour across it (full width at half
+    # maximum; the mask's edge where the image has too little contrast), "mask" - the mask's
+    # own edge (paper eq. 7). A ground-truth mask is measured alone: its edge is the hair's
     width_edge: str
     min_area: int = 150
     junction_radius: int = 3  # px
@@ -92,7 +93,7 @@ class ThicknessParams:
     n_lines: int = 7  # parallel perpendiculars per box ...
     spread: float = 3.0  # ... spread over +-spread px along the hair
     min_box_pixels: int = 3  # skeleton pixels needed in a box for a direction
-    edge_margin: float = 2.0  # image edges: searched within the mask's edge +- this, px ...
+    edge_margin: float = 0.5  # image edges: searched within the mask's edge +- this, px ...
     edge_min_contrast: float = 8.0  # ... where hair and skin differ by at least this (CIELAB dE)
 
 

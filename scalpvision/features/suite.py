@@ -137,8 +137,9 @@ def score_case(case: Case, masks: dict[str, np.ndarray], count: CountParams,
     """One row per mask source: count and per-hair / per-length width against the truth."""
     rows = []
     for source, m in masks.items():
-        f = hair_features(m, count=count, area=area if source != "ground truth" else None,
-                          image=case.image)
+        made = source != "ground truth"  # a segmenter's mask: measured in the frame, as run
+        f = hair_features(m, count=count, area=area if made else None,
+                          image=case.image if made else None)
         rows.append({"rendering": case.rendering, "index": case.index, "source": source,
                      "true_count": case.count, "count": f["hair_count"],
                      "true_mean_width": case.mean_width, "hair_mean_width": f["hair_mean_width"],
