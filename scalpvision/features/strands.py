@@ -29,13 +29,13 @@ skeleton), so a 15-px hair is handled like a 3-px one:
 Widths are measured only where one hair is: on branches (never a bridge or spur), farther than
 ``clear_scale * r`` from any crossing, tip or frame edge, by the eq. (4)-(7) cross-section of
 :mod:`scalpvision.features.thickness`; with the frame given and ``width_edge: image``, between
-the hair's edges in the image (half-way between hair and skin colour) rather than the mask's. What still reaches a sample only ever widens it (a
-neighbour lying along the hair, a crossing hair the perpendicular runs into, a cut oblique to a
-bend), so a hair's width is the mean of its samples at most ``merged_ratio`` x their median -
-the truth's own quantity, the mean width along the hair, over the stretches where it is
-measured alone. "Mean width" of an image is then per hair (the mean of the hairs' widths); the
-samples' own mean is per unit length. Both are reported; each is compared with the truth of
-the same kind.
+the hair's edges in the image (half-way between hair and skin colour) rather than the mask's.
+What still reaches a sample only ever widens it (a neighbour lying along the hair, a crossing
+hair the perpendicular runs into, a cut oblique to a bend), so a hair's width is the mean of its
+samples at most ``merged_ratio`` x their median - the truth's own quantity, the mean width along
+the hair, over the stretches where it is measured alone. "Mean width" of an image is then per
+hair (the mean of the hairs' widths); the samples' own mean is per unit length. Both are
+reported; each is compared with the truth of the same kind.
 """
 
 from __future__ import annotations
