@@ -19,9 +19,11 @@ References: Kim et al., ScalpVision, arXiv 2406.17254, §3.2.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
+from scipy.special import erf
 
 from scalpvision.features.params import ThicknessParams
 from scalpvision.morphology import Components, box_nms_points, skeletonize
@@ -159,7 +161,13 @@ def image_edge_widths(lab: np.ndarray, mask: np.ndarray, centres_xy: np.ndarray,
     crossings within the mask's edge +- ``edge_margin`` (outermost: a medulla or a specular
     streak inside a hair is not its edge). The mask's width stays where the hair differs from
     the skin by less than ``edge_min_contrast``, where a side has no skin, or where the
-    contrast has not fallen to half at the window's end (a neighbouring hair)."""
+    contrast has not fallen to half at the window's end (a neighbouring hair).
+
+    Blur widens a hair narrower than it at half maximum (a 2-px hair by ~1 px at sigma 1.2).
+    The frame's blur sigma is read from the 20-80 % rise of the edges (2 x 0.8416 sigma for a
+    blurred step) of its wider hairs - the median over the samples of at least
+    ``blur_quantile`` of the FWHMs and ``blur_min_contrast`` - and each FWHM is replaced by
+    the width of the flat hair that gives it through that blur (:func:`deblurred_width`)."""
     k = len(widths)
     if k == 0:
         return np.zeros(0)
@@ -192,24 +200,80 @@ def image_edge_widths(lab: np.ndarray, mask: np.ndarray, centres_xy: np.ndarray,
     floor = median_where(contrast, left | right)
     core = np.abs(s) <= np.maximum(hw - 0.5, 0.5)[:, None]
     peak = np.where(core, contrast, -np.inf).max(1)
-    half = (peak + floor) / 2
-    win = np.abs(s) <= (hw + p.edge_margin)[:, None]
-    above = (contrast >= half[:, None]) & win
-    i0, i1 = win.argmax(1), s.shape[1] - 1 - win[:, ::-1].argmax(1)
-    li, ri = above.argmax(1), s.shape[1] - 1 - above[:, ::-1].argmax(1)
-    ok &= (peak - floor >= p.edge_min_contrast) & above.any(1) & (li > i0) & (ri < i1)
-    li, ri = np.clip(li, 1, None), np.clip(ri, None, s.shape[1] - 2)
 
     def at(v: np.ndarray, q: np.ndarray) -> np.ndarray:  # v[k, q[k]] per sample
         return np.take_along_axis(v, q[:, None], 1)[:, 0]
 
-    def crossing(i: np.ndarray, j: np.ndarray) -> np.ndarray:  # where half lies between i, j
-        ci, cj = at(contrast, i), at(contrast, j)
-        t = (half - ci) / np.where(cj != ci, cj - ci, 1.0)
-        return at(s, i) + np.clip(t, 0, 1) * (at(s, j) - at(s, i))
+    def edges(share: float, beyond: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Outermost crossings (K,), (K,) of floor + share x (peak - floor) within the mask's
+        edge + ``beyond`` px, and whether both lie inside that window."""
+        level = floor + share * (peak - floor)
+        win = np.abs(s) <= (hw + beyond)[:, None]
+        above = (contrast >= level[:, None]) & win
+        i0, i1 = win.argmax(1), s.shape[1] - 1 - win[:, ::-1].argmax(1)
+        li, ri = above.argmax(1), s.shape[1] - 1 - above[:, ::-1].argmax(1)
+        seen = above.any(1) & (li > i0) & (ri < i1)
+        li, ri = np.clip(li, 1, None), np.clip(ri, None, s.shape[1] - 2)
 
-    edge = crossing(ri, ri + 1) - crossing(li - 1, li)
-    return np.where(ok, edge, widths)
+        def crossing(i: np.ndarray, j: np.ndarray) -> np.ndarray:  # where level lies in i..j
+            ci, cj = at(contrast, i), at(contrast, j)
+            t = (level - ci) / np.where(cj != ci, cj - ci, 1.0)
+            return at(s, i) + np.clip(t, 0, 1) * (at(s, j) - at(s, i))
+
+        return crossing(li - 1, li), crossing(ri, ri + 1), seen
+
+    l50, r50, seen = edges(0.5, p.edge_margin)
+    ok &= (peak - floor >= p.edge_min_contrast) & seen
+    fwhm = r50 - l50
+    # the frame's blur: a blurred edge rises from 20 % to 80 % of the contrast over
+    # 2 x 0.8416 sigma; read on the samples whose edges lie farthest apart (the wider hairs)
+    l20, r20, seen20 = edges(0.2, p.blur_reach)
+    l80, r80, seen80 = edges(0.8, p.blur_reach)
+    rise = ((l80 - l20) + (r20 - r80)) / 2
+    use = ok & seen20 & seen80 & (peak - floor >= p.blur_min_contrast)
+    sigma = 0.0
+    if use.sum() >= p.blur_min_samples:
+        wide = use & (fwhm >= np.quantile(fwhm[use], p.blur_quantile))
+        sigma = float(np.median(rise[wide])) / (2 * _Z80)
+    return np.where(ok, deblurred_width(fwhm, sigma), widths)
+
+
+_Z80 = 0.8416212335729143  # the standard normal's 80th percentile
+
+
+@lru_cache(maxsize=1)
+def _fwhm_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """FWHM (S, W) px of a flat hair of width ``w`` (W,) seen through a Gaussian blur of
+    ``sigma`` (S,): its profile is erf((x + w/2) / (sqrt 2 sigma)) - erf((x - w/2) / ...)."""
+    w = np.linspace(0.05, 30.0, 600)
+    sig = np.linspace(0.0, 3.0, 61)
+    x = np.linspace(0.0, 1.0, 4001)[None, :] * (w[:, None] / 2 + 6 * sig.max() + 1)  # (W, X)
+    table = np.empty((len(sig), len(w)))
+    table[0] = w
+    for i, sg in enumerate(sig[1:], 1):
+        prof = 0.5 * (erf((x + w[:, None] / 2) / (np.sqrt(2) * sg))
+                      - erf((x - w[:, None] / 2) / (np.sqrt(2) * sg)))  # (W, X), falls in x
+        half = prof[:, :1] / 2
+        j = np.clip((prof >= half).sum(1), 1, x.shape[1] - 1)  # first point below half
+        x0, x1 = x[np.arange(len(w)), j - 1], x[np.arange(len(w)), j]
+        p0, p1 = prof[np.arange(len(w)), j - 1], prof[np.arange(len(w)), j]
+        table[i] = 2 * (x0 + (half[:, 0] - p0) / np.where(p1 != p0, p1 - p0, 1) * (x1 - x0))
+    return w, sig, table
+
+
+def deblurred_width(fwhm: np.ndarray, sigma: float) -> np.ndarray:
+    """The width (K,) px of a flat hair whose full width at half maximum through a Gaussian
+    blur of ``sigma`` px is ``fwhm`` (K,): blur widens a hair's half maximum by up to 2.355
+    sigma (a thin hair), not at all a hair much wider than the blur. Beyond the table's 30 px
+    the FWHM is kept; a FWHM below the blur's own gives the table's smallest width."""
+    w, sig, table = _fwhm_table()
+    f = np.nan_to_num(np.asarray(fwhm, float), nan=0.0)
+    if sigma <= 0:
+        return f
+    i = int(np.clip(np.searchsorted(sig, sigma), 1, len(sig) - 1))
+    t = min((sigma - sig[i - 1]) / (sig[i] - sig[i - 1]), 1.0)
+    row = table[i - 1] * (1 - t) + table[i] * t
+    return np.where(f > row[-1], f, np.interp(f, row, w))
 
 
 def reference_walk_widths(mask: np.ndarray, centres_xy: np.ndarray, angles_deg: np.ndarray,

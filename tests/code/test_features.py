@@ -223,6 +223,54 @@ def test_widths_at_the_images_edges_undo_a_segmenters_halo(hair_rgb, streak):
             assert on_mask - drawn >= 1.5, (width, angle, drawn, on_mask)
 
 
+def _literal_fwhm(width, sigma, step=0.001):
+    """A flat hair's profile drawn on a fine grid, blurred by a sampled Gaussian kernel, and
+    its width at half maximum read off linearly."""
+    x = np.arange(-40, 40, step)
+    box = (np.abs(x) <= width / 2).astype(float)
+    k = np.exp(-0.5 * (np.arange(-6 * sigma, 6 * sigma + step, step) / sigma) ** 2)
+    prof = np.convolve(box, k / k.sum(), mode="same")
+    above = np.nonzero(prof >= prof.max() / 2)[0]
+    return (above[-1] - above[0]) * step
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 1.5])
+def test_deblurred_width_inverts_a_blurred_hairs_half_maximum_width(sigma):
+    from scalpvision.features.thickness import deblurred_width
+
+    for width in (1.0, 2.0, 4.0, 8.0):
+        f = _literal_fwhm(width, sigma)
+        assert f > width - 0.01  # blur never narrows the half maximum
+        assert deblurred_width(np.array([f]), sigma)[0] == pytest.approx(width, abs=0.05)
+    assert np.array_equal(deblurred_width(np.array([3.0, 5.5]), 0.0), [3.0, 5.5])
+
+
+def test_thin_hair_widths_are_read_through_the_frames_blur():
+    """A defocused frame (sigma 1.2 px) widens a 2-px hair's half maximum by ~1 px; the blur
+    read from the edges of the frame's thick hairs takes that back, and a thick hair keeps its
+    width. (Past sigma ~ 0.7 x the hair's width the half maximum hardly changes with the width,
+    so a small error in the blur moves the thin hair's width much more.)"""
+    from scalpvision.features.params import ThicknessParams
+
+    skin, hair = np.array([222, 172, 160], np.float32), np.array([70, 45, 35], np.float32)
+    drawn = [drawn_hair(w, a, 0.37) for w, a in ((2.0, 30), (9.0, 100), (9.0, 160))]
+    cover = np.clip(sum(d.astype(np.float32) for d in drawn), 0, 1)
+    rgb = skin + cv2.GaussianBlur(cover, (0, 0), 1.2)[..., None] * (hair - skin)
+    rgb = rgb.clip(0, 255).astype(np.uint8)
+    thin = cv2.dilate(drawn[0].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    mask = thin | drawn[1] | drawn[2]
+    truth = trace(drawn[0], count_params()).hairs[0]["width_px"]
+    th = trace(mask, count_params(), image=rgb).hairs
+    no_blur = trace(mask, count_params(), ThicknessParams(blur_min_samples=10**9),
+                    image=rgb).hairs
+    i = int(np.argmin([h["width_px"] for h in th]))
+    assert no_blur[i]["width_px"] - truth >= 0.8, (truth, no_blur[i]["width_px"])
+    assert abs(th[i]["width_px"] - truth) <= 0.4, (truth, th[i]["width_px"])
+    for h in th:
+        if h is not th[i]:
+            assert abs(h["width_px"] - 9.0) <= 0.6, h["width_px"]
+
+
 def test_widths_stay_at_the_masks_edge_where_the_image_has_no_contrast():
     rgb, mask = _photo(6.0, 20, (224, 171, 162))  # hair and skin 2.4 CIELAB units apart
     with_image = trace(mask, count_params(), image=rgb).sample_widths
