@@ -95,31 +95,42 @@ def measure_thickness(mask: np.ndarray, p: ThicknessParams = ThicknessParams(),
                            anchors[good])
 
 
+def _across(centres_xy: np.ndarray, theta: np.ndarray, offs: np.ndarray,
+            dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sampling geometry shared by the width readers: points (K, L, n) float32 x, y on
+    the perpendiculars to each sample's hair direction ``theta`` ((K,) radians) through its
+    centre ((K, 2) xy) moved ``offs`` ((L,) px) along the hair, at signed distances ``dist``
+    ((n,), (K, n) or (K, L, n) px) across it."""
+    cx, cy = centres_xy[:, 0, None, None], centres_xy[:, 1, None, None]
+    tx, ty = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+    nx, ny = -ty, tx  # eq. (6): second axis, the perpendicular
+    d = dist[None, None, :] if dist.ndim == 1 else dist[:, None, :] if dist.ndim == 2 else dist
+    o = offs[None, :, None]
+    return ((cx + o * tx + d * nx).astype(np.float32),
+            (cy + o * ty + d * ny).astype(np.float32))
+
+
 def cross_section_widths(mask: np.ndarray, centres_xy: np.ndarray, theta: np.ndarray,
                          p: ThicknessParams = ThicknessParams()) -> np.ndarray:
     """Eq. (6)-(7) for all boxes at once: the width (K,) of ``mask`` ((H, W) bool) across the
     hair through each centre ((K, 2) xy) whose direction is ``theta`` ((K,) radians); NaN where
     too few perpendiculars start inside the mask. This is the step the reference walks in
     0.01-px Python loops (:func:`reference_walk_widths` takes the same boxes)."""
-    mx, my = centres_xy[:, 0].astype(np.float64), centres_xy[:, 1].astype(np.float64)
-    nx, ny = -np.sin(theta), np.cos(theta)  # eq. (6): second axis, the perpendicular
+    centres_xy = centres_xy.astype(np.float64)
     # eq. (7): exits on both sides of the perpendicular. Each pixel is a unit square; the
     # cross-section is averaged over parallel perpendiculars spread along the hair, which by
     # Cavalieri's principle gives the raster's area per unit length - unbiased at any angle,
     # also for thin diagonal hairs whose single cross-sections alternate between staircases.
     d = np.arange(p.step / 2, p.max_half_width, p.step)  # (S,)
     offs = np.linspace(-p.spread, p.spread, p.n_lines)  # (L,) along the hair
-    tx, ty = np.cos(theta), np.sin(theta)
     mu8 = mask.astype(np.uint8)
+    k = len(centres_xy)
 
     def inside(sign: float, dist: np.ndarray) -> np.ndarray:  # (K, L, n) bool at distances
-        ox = mx[:, None, None] + offs[None, :, None] * tx[:, None, None]
-        oy = my[:, None, None] + offs[None, :, None] * ty[:, None, None]
-        dd = dist if dist.ndim == 3 else dist[None, None, :]
-        px = (ox + sign * nx[:, None, None] * dd).astype(np.float32).reshape(len(mx), -1)
-        py = (oy + sign * ny[:, None, None] * dd).astype(np.float32).reshape(len(mx), -1)
-        return cv2.remap(mu8, px, py, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=0).reshape(len(mx), len(offs), -1) > 0
+        px, py = _across(centres_xy, theta, offs, sign * dist)
+        return cv2.remap(mu8, px.reshape(k, -1), py.reshape(k, -1), cv2.INTER_NEAREST,
+                         borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=0).reshape(k, len(offs), -1) > 0
 
     def run_length(sign: float) -> np.ndarray:  # (K, L): inside run from the centre, px
         # coarse-to-fine on the same step grid: every 5th sample first, then the 5 samples
@@ -134,9 +145,9 @@ def cross_section_widths(mask: np.ndarray, centres_xy: np.ndarray, theta: np.nda
         first = np.take_along_axis(fine_k, out_f.argmax(2)[..., None], 2)[..., 0]
         return np.where(j >= 0, first * p.step, np.nan)
 
-    centre_in = cv2.remap(mu8, (mx[:, None] + offs[None] * tx[:, None]).astype(np.float32),
-                          (my[:, None] + offs[None] * ty[:, None]).astype(np.float32),
-                          cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    cx, cy = _across(centres_xy, theta, offs, np.zeros(1))
+    centre_in = cv2.remap(mu8, cx[..., 0], cy[..., 0], cv2.INTER_NEAREST,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
     per_line = run_length(1.0) + run_length(-1.0)  # (K, L)
     per_line = np.where(centre_in, per_line, np.nan)
     n_ok = np.isfinite(per_line).sum(1)
@@ -175,11 +186,7 @@ def image_edge_widths(lab: np.ndarray, mask: np.ndarray, centres_xy: np.ndarray,
     reach = hw + np.maximum(4.0, hw)
     s = np.linspace(-1.0, 1.0, 81)[None, :] * reach[:, None]  # (K, n) across the hair
     offs = np.linspace(-p.spread, p.spread, p.n_lines)  # (L,) along it
-    nx, ny, tx, ty = -np.sin(theta), np.cos(theta), np.cos(theta), np.sin(theta)
-    px = (centres_xy[:, 0, None, None] + offs[None, :, None] * tx[:, None, None]
-          + s[:, None, :] * nx[:, None, None]).astype(np.float32).reshape(k, -1)
-    py = (centres_xy[:, 1, None, None] + offs[None, :, None] * ty[:, None, None]
-          + s[:, None, :] * ny[:, None, None]).astype(np.float32).reshape(k, -1)
+    px, py = (v.reshape(k, -1) for v in _across(centres_xy, theta, offs, s))
     shape = (k, len(offs), s.shape[1])
     prof = np.stack([cv2.remap(np.ascontiguousarray(lab[..., c]), px, py, cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REFLECT).reshape(shape).mean(1)
