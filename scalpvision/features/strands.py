@@ -289,11 +289,18 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
                          for a, b in zip(starts[:-1], starts[1:])])
 
     # branch <-> crossing contacts: (branch, crossing, contact y, contact x)
-    grown = cv2.dilate(jlab.astype(np.float32), np.ones((3, 3), np.uint8)).astype(int)
-    cy, cx = np.nonzero(branches & (grown > 0))
+    # every crossing a branch pixel touches (8-neighbourhood): a 1-px branch between the two
+    # forks of a thin X touches both; each contact is the branch's first pixel, in raster
+    # order, next to that crossing
+    near = cv2.dilate(jdisc.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    cy, cx = np.nonzero(branches & near)
+    padded = np.pad(jlab, 1)
+    hits = np.stack([padded[cy + 1 + dy, cx + 1 + dx] for dy in (-1, 0, 1)
+                     for dx in (-1, 0, 1)], 1)  # (P, 9) crossing labels around each pixel
     contacts: dict[tuple[int, int], tuple[int, int]] = {}
-    for y, x in zip(cy.tolist(), cx.tolist()):
-        contacts.setdefault((int(blab[y, x]), int(grown[y, x])), (y, x))
+    for y, x, around in zip(cy.tolist(), cx.tolist(), hits.tolist()):
+        for j in sorted(set(around) - {0}, reverse=True):
+            contacts.setdefault((int(blab[y, x]), j), (y, x))
     by_branch: dict[int, list[int]] = {}
     for b, j in contacts:
         by_branch.setdefault(b, []).append(j)

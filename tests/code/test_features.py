@@ -151,6 +151,14 @@ def test_thick_hairs_crossing_at_a_shallow_angle_count_two_with_bridges():
     assert count_hairs(m.astype(bool), replace(c, strands=replace(c.strands, bridge_scale=0))) == 3
 
 
+@pytest.mark.parametrize("width, angle", [(2.0, 20), (2.5, 65)])
+def test_thin_hairs_crossing_at_25_degrees_count_two(width, angle):
+    """Thinning a thin X splits it into two forks joined by a 1-px branch that touches both
+    crossings; read as touching one, the forks stayed apart and the X counted four."""
+    m = drawn_hair(width, angle, 0.37) | drawn_hair(width, angle + 25, 0.37)
+    assert count_hairs(m, count_params()) == 2
+
+
 def test_blunt_and_tapered_ends_give_no_spurs():
     """A 14-px hair with a square end and one that tapers: one strand each."""
     m = np.zeros((480, 640), np.uint8)
