@@ -248,39 +248,42 @@ def image_edge_widths(lab: np.ndarray, mask: np.ndarray, centres_xy: np.ndarray,
 _Z80 = 0.8416212335729143  # the standard normal's 80th percentile
 
 
-@lru_cache(maxsize=1)
-def _fwhm_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """FWHM (S, W) px of a flat hair of width ``w`` (W,) seen through a Gaussian blur of
-    ``sigma`` (S,): its profile is erf((x + w/2) / (sqrt 2 sigma)) - erf((x - w/2) / ...)."""
-    w = np.linspace(0.05, 30.0, 600)
-    sig = np.linspace(0.0, 3.0, 61)
-    x = np.linspace(0.0, 1.0, 4001)[None, :] * (w[:, None] / 2 + 6 * sig.max() + 1)  # (W, X)
-    table = np.empty((len(sig), len(w)))
-    table[0] = w
-    for i, sg in enumerate(sig[1:], 1):
-        prof = 0.5 * (erf((x + w[:, None] / 2) / (np.sqrt(2) * sg))
-                      - erf((x - w[:, None] / 2) / (np.sqrt(2) * sg)))  # (W, X), falls in x
-        half = prof[:, :1] / 2
-        j = np.clip((prof >= half).sum(1), 1, x.shape[1] - 1)  # first point below half
-        x0, x1 = x[np.arange(len(w)), j - 1], x[np.arange(len(w)), j]
-        p0, p1 = prof[np.arange(len(w)), j - 1], prof[np.arange(len(w)), j]
-        table[i] = 2 * (x0 + (half[:, 0] - p0) / np.where(p1 != p0, p1 - p0, 1) * (x1 - x0))
-    return w, sig, table
+_FWHM_WIDTHS = np.linspace(0.05, 30.0, 600)  # px, the hair widths tabulated
+_FWHM_SIGMAS = np.linspace(0.0, 3.0, 61)  # px, the blurs tabulated
+
+
+@lru_cache(maxsize=None)
+def _fwhm_row(i: int) -> np.ndarray:
+    """FWHM (W,) px of a flat hair of each width in ``_FWHM_WIDTHS`` seen through a Gaussian
+    blur of ``_FWHM_SIGMAS[i]``: its profile is erf((x + w/2) / (sqrt 2 sigma)) - erf((x - w/2)
+    / ...). Rows are made when first needed (~0.1 s each): an image needs two."""
+    w, sg = _FWHM_WIDTHS, _FWHM_SIGMAS[i]
+    if sg == 0:
+        return w
+    x = np.linspace(0.0, 1.0, 4001)[None, :] * (w[:, None] / 2 + 6 * _FWHM_SIGMAS.max() + 1)
+    prof = 0.5 * (erf((x + w[:, None] / 2) / (np.sqrt(2) * sg))
+                  - erf((x - w[:, None] / 2) / (np.sqrt(2) * sg)))  # (W, X), falls in x
+    half = prof[:, :1] / 2
+    j = np.clip((prof >= half).sum(1), 1, x.shape[1] - 1)  # first point below half
+    x0, x1 = x[np.arange(len(w)), j - 1], x[np.arange(len(w)), j]
+    p0, p1 = prof[np.arange(len(w)), j - 1], prof[np.arange(len(w)), j]
+    return 2 * (x0 + (half[:, 0] - p0) / np.where(p1 != p0, p1 - p0, 1) * (x1 - x0))
 
 
 def deblurred_width(fwhm: np.ndarray, sigma: float) -> np.ndarray:
     """The width (K,) px of a flat hair whose full width at half maximum through a Gaussian
     blur of ``sigma`` px is ``fwhm`` (K,): blur widens a hair's half maximum by up to 2.355
     sigma (a thin hair), not at all a hair much wider than the blur. Beyond the table's 30 px
-    the FWHM is kept; a FWHM below the blur's own gives the table's smallest width."""
-    w, sig, table = _fwhm_table()
+    the FWHM is kept; a FWHM below the blur's own gives the table's smallest width; a blur
+    over the table's 3 px is taken as 3 px."""
+    sig = _FWHM_SIGMAS
     f = np.nan_to_num(np.asarray(fwhm, float), nan=0.0)
     if sigma <= 0:
         return f
     i = int(np.clip(np.searchsorted(sig, sigma), 1, len(sig) - 1))
     t = min((sigma - sig[i - 1]) / (sig[i] - sig[i - 1]), 1.0)
-    row = table[i - 1] * (1 - t) + table[i] * t
-    return np.where(f > row[-1], f, np.interp(f, row, w))
+    row = _fwhm_row(i - 1) * (1 - t) + _fwhm_row(i) * t
+    return np.where(f > row[-1], f, np.interp(f, row, _FWHM_WIDTHS))
 
 
 def reference_walk_widths(mask: np.ndarray, centres_xy: np.ndarray, angles_deg: np.ndarray,
