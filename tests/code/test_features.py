@@ -201,12 +201,20 @@ def test_a_lone_straight_hairs_width_is_unbiased_at_every_angle():
         assert abs(np.mean(errors)) <= 0.1, (width, errors)
 
 
+_SKIN = np.array([222, 172, 160], np.float32)
+
+
+def _on_skin(cover, hair_rgb, blur):
+    """(H, W, 3) float32 frame: ``cover`` ((H, W) 0-1 hair share) of ``hair_rgb`` on skin,
+    blurred like an optic by ``blur`` px."""
+    cover = cv2.GaussianBlur(cover.astype(np.float32), (0, 0), blur)
+    return _SKIN + cover[..., None] * (np.asarray(hair_rgb, np.float32) - _SKIN)
+
+
 def _photo(width, angle, hair_rgb, streak=False, blur=1.0):
     """A frame of one straight hair on skin (blurred like an optic) and a segmenter-like mask
     of it, 1 px too wide on each side."""
-    skin = np.array([222, 172, 160], np.float32)
-    cover = cv2.GaussianBlur(drawn_hair(width, angle, 0.37).astype(np.float32), (0, 0), blur)
-    rgb = skin + cover[..., None] * (np.asarray(hair_rgb, np.float32) - skin)
+    rgb = _on_skin(drawn_hair(width, angle, 0.37), hair_rgb, blur)
     if streak:  # a specular streak along the hair's middle
         line = cv2.GaussianBlur(drawn_hair(1.5, angle, 0.37).astype(np.float32), (0, 0), 0.7)
         rgb += line[..., None] * (250 - rgb)
@@ -260,11 +268,9 @@ def test_thin_hair_widths_are_read_through_the_frames_blur():
     so a small error in the blur moves the thin hair's width much more.)"""
     from scalpvision.features.params import ThicknessParams
 
-    skin, hair = np.array([222, 172, 160], np.float32), np.array([70, 45, 35], np.float32)
     drawn = [drawn_hair(w, a, 0.37) for w, a in ((2.0, 30), (9.0, 100), (9.0, 160))]
     cover = np.clip(sum(d.astype(np.float32) for d in drawn), 0, 1)
-    rgb = skin + cv2.GaussianBlur(cover, (0, 0), 1.2)[..., None] * (hair - skin)
-    rgb = rgb.clip(0, 255).astype(np.uint8)
+    rgb = _on_skin(cover, (70, 45, 35), 1.2).clip(0, 255).astype(np.uint8)
     thin = cv2.dilate(drawn[0].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     mask = thin | drawn[1] | drawn[2]
     truth = trace(drawn[0], count_params()).hairs[0]["width_px"]
