@@ -22,7 +22,7 @@ from scalpvision.config import load_params
 PARAMS = load_params()  # the pipeline's settings: benchmarks time what the pipeline runs
 
 STEPS = ["u2net_lite", "u2net_lite_onnxruntime", "u2net_full", "u2net_full_onnxruntime",
-         "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble", "boundary",
+         "prompts", "grabcut", "sam_tiny", "sam_vit", "ensemble", "strokes", "boundary",
          "baseline_yue", "thickness", "thickness_exits", "thickness_reference_walk",
          "thickness_reference_full", "thickness_reference_literal", "count_strands", "count_hough",
          "hair_features"]
@@ -151,6 +151,10 @@ def _step(name: str, repeats: int, sam_variant: str, q) -> None:
     elif name == "ensemble":
         from scalpvision.segmentation.segmenter import ensemble
         fn = lambda: ensemble(mask, mask, 100)  # noqa: E731
+    elif name == "strokes":  # the line strokes at the demo's settings, whole frame analysed
+        from scalpvision.segmentation.strokes import line_strokes
+        whole = np.ones(img.shape[:2], bool)
+        fn = lambda: line_strokes(img, whole, PARAMS.segment.strokes)  # noqa: E731
     elif name == "boundary":  # the step after the AND, at the demo's sizes, on a 1-px-wide mask
         import cv2
 

@@ -32,7 +32,8 @@ from scalpvision.errors import UserError
 from scalpvision.features.params import CountParams
 from scalpvision.ops.engine import ExecutionParams
 from scalpvision.segmentation.params import (
-    BoundaryParams, EnsembleParams, HairDrawParams, PromptParams, RefinerParams, U2NetTrainParams,
+    BoundaryParams, EnsembleParams, HairDrawParams, PromptParams, RefinerParams, StrokeParams,
+    U2NetTrainParams,
 )
 
 NO_PROFILE = ("", "demo")  # the file as written
@@ -130,6 +131,7 @@ class SegmentParams:
     prompts: PromptParams
     refiner: RefinerParams
     ensemble: EnsembleParams
+    strokes: StrokeParams
     boundary: BoundaryParams
     u2net_runtime: str
 
@@ -468,6 +470,6 @@ def as_dict(obj: Any) -> dict[str, Any]:
 __all__ = [
     "ConfigError", "Params", "SECTIONS", "EXECUTION_SECTIONS", "register_section", "from_dict",
     "required_fields", "yaml_load", "read_yaml", "merge", "resolved_dict", "load_params", "as_dict",
-    "PromptParams", "RefinerParams", "EnsembleParams", "BoundaryParams", "HairDrawParams",
-    "U2NetTrainParams", "CountParams", "GbmParams", "CnnBaselineParams",
+    "PromptParams", "RefinerParams", "EnsembleParams", "StrokeParams", "BoundaryParams",
+    "HairDrawParams", "U2NetTrainParams", "CountParams", "GbmParams", "CnnBaselineParams",
 ]

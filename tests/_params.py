@@ -24,6 +24,11 @@ def boundary(band=0, grow=0, window=25):
     return replace(PARAMS.segment.boundary, band=band, grow=grow, window=window)
 
 
+def strokes(**kw):
+    """The line-stroke step as configured (``segment.strokes``), with a test's changes."""
+    return replace(PARAMS.segment.strokes, **kw)
+
+
 def ensemble(min_area=100, threshold=None, prompt_threshold=0.5):
     return replace(PARAMS.segment.ensemble, min_area=min_area,
                    threshold=prompt_threshold if threshold is None else threshold)

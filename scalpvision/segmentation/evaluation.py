@@ -20,8 +20,10 @@ def score_image(seg: HairSegmenter, image: np.ndarray, truth: np.ndarray | None,
     """Scores of every method on one image (empty when ``truth`` is None) and the result."""
     res = seg(image)
     preds = {"u2net (M̂)": res.coarse, f"{seg.refiner.name} (M_AP)": res.refined}
-    if seg.boundary.active:
-        preds["M̂ AND M_AP (before the boundary step)"] = res.ensembled
+    if res.strokes is not None:
+        preds["line strokes (S)"] = res.strokes
+    if seg.boundary.active or res.strokes is not None:
+        preds["M̂ AND M_AP (before the strokes and the boundary step)"] = res.ensembled
     preds["ensemble (M)"] = res.final
     preds.update({f"baseline: {k}": f(image) for k, f in BASELINES.items()})
     if getattr(seg.refiner, "name", "") == "sam":  # unguided SAM needs the SAM weights
@@ -50,7 +52,7 @@ def prompt_ablation(seg: HairSegmenter, image: np.ndarray, res) -> dict[str, np.
     out = {}
     for name, pr in variants.items():
         refined = res.refined if pr is ours else seg.refiner.refine(image, pr, res.coarse)
-        out[name] = seg.combine(image, res.gate, refined)[1]
+        out[name] = seg.combine(image, res.gate, refined, res.strokes)[1]
     return out
 
 

@@ -55,6 +55,20 @@ class BoundaryParams:
 
 
 @dataclass(frozen=True)
+class StrokeParams:
+    """Line strokes added to M̂ AND M_AP (``segment.strokes``; not in the paper)."""
+    threshold: float  # symmetric line contrast, grey levels; 0 = off
+    min_length: int  # skeleton length of a stroke, px
+    min_elongation: float  # skeleton length^2 / area of a stroke
+    max_ratio: float  # Hessian curvature along / across the line, at most (1 = no blob test)
+    sigmas: tuple[float, ...] = (1.0, 2.0, 3.0)  # line scales, px (hairs ~1-12 px wide)
+
+    @property
+    def active(self) -> bool:
+        return self.threshold > 0
+
+
+@dataclass(frozen=True)
 class HairDrawParams:
     """How pseudo hairs are drawn into a hair-free patch (``pseudo.draw``)."""
     hairs_min: int

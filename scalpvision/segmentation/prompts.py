@@ -75,16 +75,18 @@ def positive_points(mask: np.ndarray, p: PromptParams) -> tuple[np.ndarray, np.n
     return mean_xy.astype(np.float32), boxes
 
 
-def elongated_components(mask: np.ndarray, skel: np.ndarray, min_elongation: float) -> np.ndarray:
+def elongated_components(mask: np.ndarray, skel: np.ndarray, min_elongation: float,
+                         min_length: float = 0) -> np.ndarray:
     """(H, W) bool: pixels of the mask components whose skeleton length L and area A satisfy
-    L^2 / A >= ``min_elongation`` (a hair of width w has L^2/A = L/w; a round flake about 1).
+    L^2 / A >= ``min_elongation`` (a hair of width w has L^2/A = L/w; a round flake about 1)
+    and L >= ``min_length`` (px).
 
     Not in the paper: it keeps Algorithm 1 from putting positive prompts on blob-shaped false
     positives of M̂ (flakes, sheen spots), which the refiner would otherwise keep."""
     n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     area = np.bincount(labels.ravel(), minlength=n).astype(float)
     length = np.bincount(labels[skel], minlength=n).astype(float)
-    keep = length**2 / np.maximum(area, 1) >= min_elongation
+    keep = (length**2 / np.maximum(area, 1) >= min_elongation) & (length >= min_length)
     keep[0] = False
     return keep[labels]
 

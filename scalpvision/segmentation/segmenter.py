@@ -9,9 +9,12 @@ Before any of it, the frame's analysed area (:mod:`scalpvision.segmentation.area
 of view minus capture-software graphics) is found; U²-Net's output is zeroed outside it, so no
 prompt, no refined pixel and no hair of M lies on a status strip or overlay circle.
 
-An optional last step (:mod:`scalpvision.segmentation.boundary`, not in the paper) sets the
-pixels along M's edge by the nearer local colour, hair or scalp; ``ensembled`` keeps the AND
-before it, so the evaluation reports both."""
+Two optional steps follow the AND (neither is in the paper): line strokes
+(:mod:`scalpvision.segmentation.strokes`) add the long hair-shaped lines of the image the AND
+lost (faint, grey and white hairs), then the boundary step
+(:mod:`scalpvision.segmentation.boundary`) sets the pixels along M's edge by the nearer local
+colour, hair or scalp. ``ensembled`` keeps the AND before both, so the evaluation reports
+each."""
 
 from __future__ import annotations
 
@@ -27,8 +30,11 @@ from scalpvision.morphology import binarize, remove_small_components
 from scalpvision.segmentation.area import AnalysedArea, analysed_area
 from scalpvision.segmentation.boundary import refine_boundary
 from scalpvision.segmentation.inference import predict_prob
-from scalpvision.segmentation.params import BoundaryParams, EnsembleParams, PromptParams
+from scalpvision.segmentation.params import (
+    BoundaryParams, EnsembleParams, PromptParams, StrokeParams,
+)
 from scalpvision.segmentation.prompts import Prompts, prompts_from_mask
+from scalpvision.segmentation.strokes import line_strokes
 
 
 def ensemble(coarse: np.ndarray, refined: np.ndarray, min_area: int) -> np.ndarray:
@@ -48,32 +54,37 @@ class SegmentationResult:
     refined: np.ndarray  # M_AP
     final: np.ndarray  # M
     gate: np.ndarray  # the M̂ of the AND (``coarse`` unless ensemble_threshold differs)
-    ensembled: np.ndarray  # M̂ AND M_AP before the boundary step (``final`` when it is off)
+    ensembled: np.ndarray  # M̂ AND M_AP before the strokes and the boundary step
     area: AnalysedArea | None = None  # the analysed area every mask above lies in
+    strokes: np.ndarray | None = None  # the line strokes added to the AND (empty when off)
     seconds: dict = field(default_factory=dict)
 
 
 class HairSegmenter:
     """``u2net``: a torch U²-Net or its ONNX Runtime twin; ``refiner``: see ``refiners.py``;
-    ``long_side``: U²-Net's inference size (px, long side)."""
+    ``long_side``: U²-Net's inference size (px, long side); ``strokes``: the line-stroke step
+    (None: off)."""
 
     def __init__(self, u2net, refiner, prompt_params: PromptParams, ensemble: EnsembleParams,
-                 boundary: BoundaryParams, long_side: int):
+                 boundary: BoundaryParams, long_side: int, strokes: StrokeParams | None = None):
         self.u2net, self.refiner = u2net, refiner  # predict_prob puts a torch model in eval
         self.prompt_params, self.ensemble_params = prompt_params, ensemble
         self.ensemble_min_area = ensemble.min_area
         self.long_side = long_side
         self.ensemble_threshold = ensemble.threshold
         self.boundary = boundary
+        self.strokes = strokes
 
-    def combine(self, image: np.ndarray, gate: np.ndarray, refined: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """(M̂ AND M_AP, M): the ensemble, then the boundary step when it is on."""
+    def combine(self, image: np.ndarray, gate: np.ndarray, refined: np.ndarray,
+                strokes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(M̂ AND M_AP, M): the ensemble, with ``strokes`` added, then the boundary step
+        when it is on."""
         ensembled = ensemble(gate, refined, self.ensemble_min_area)
+        joined = ensembled if strokes is None else ensembled | strokes
         if not self.boundary.active:
-            return ensembled, ensembled
+            return ensembled, joined
         return ensembled, remove_small_components(
-            refine_boundary(image, ensembled, self.boundary), self.ensemble_min_area)
+            refine_boundary(image, joined, self.boundary), self.ensemble_min_area)
 
     def __call__(self, image: np.ndarray) -> SegmentationResult:
         t0 = time.perf_counter()
@@ -131,7 +142,13 @@ class HairSegmenter:
         gate = coarse
         if self.ensemble_threshold not in (None, pp.threshold):
             gate = mhat(self.ensemble_threshold)
-        ensembled, final = self.combine(image, gate, refined)
+        strokes = None
+        if self.strokes is not None and self.strokes.active:
+            strokes = line_strokes(image, area.mask, self.strokes)
+            t["strokes"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+        ensembled, final = self.combine(image, gate, refined, strokes)
         final = final & area.mask  # the boundary step may grow M by a few px
         t["ensemble"] = time.perf_counter() - t0
-        return SegmentationResult(prob, coarse, prompts, refined, final, gate, ensembled, area, t)
+        return SegmentationResult(prob, coarse, prompts, refined, final, gate, ensembled, area,
+                                  strokes, t)

@@ -29,7 +29,7 @@ def segmenter_for(model, s, long_side: int):
     from scalpvision.segmentation.segmenter import HairSegmenter
 
     return HairSegmenter(inference_model(model, s.u2net_runtime), make_refiner(s.refiner),
-                         s.prompts, s.ensemble, s.boundary, long_side)
+                         s.prompts, s.ensemble, s.boundary, long_side, s.strokes)
 
 
 def build_segmenter(model_dir: str | Path, s):

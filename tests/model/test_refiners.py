@@ -9,6 +9,7 @@ import torch
 from scalpvision.segmentation.metrics import segmentation_scores
 from scalpvision.segmentation.prompts import make_prompts
 from _params import boundary, prompts as prompt_params, refiner
+from _params import strokes as stroke_params
 from _params import ensemble as ensemble_params
 from scalpvision.segmentation.refiners import (
     GrabCutRefiner, SamRefiner, build_sam, make_refiner, tiny_sam,
@@ -126,6 +127,33 @@ def test_boundary_step_runs_after_the_and_and_keeps_it(monkeypatch):
     assert np.array_equal(on.final[:, 15:-15], (img[..., 0] < 100)[:, 15:-15])
     off = HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_params(10), boundary(), 640)(img)
     assert np.array_equal(off.final, off.ensembled) and np.array_equal(off.final, prob > 0.5)
+
+
+def test_line_strokes_add_the_faint_hair_the_and_lost(monkeypatch):
+    """U²-Net (a stand-in) sees the dark hair only; the line strokes add the faint grey one
+    (12 grey levels) after the AND, and the boundary step sets its edges; ``ensembled`` stays
+    the AND, and without the step M is what it was."""
+    import scalpvision.segmentation.segmenter as S
+
+    noise = np.random.default_rng(3).integers(-3, 4, (120, 320, 3))
+    img = (np.full((120, 320, 3), 180) + noise).astype(np.uint8)
+    img[30:36] = (40 + noise[30:36]).astype(np.uint8)  # a 6-px dark hair
+    img[80:83] = (168 + noise[80:83]).astype(np.uint8)  # a 3-px faint one
+    prob = np.zeros((120, 320), np.float32)
+    prob[30:36] = 0.9
+    monkeypatch.setattr(S, "predict_prob", lambda model, image, long_side: prob)
+    pp = prompt_params(threshold=0.5, min_area=10)
+
+    def run(strokes):
+        return HairSegmenter(build_u2net("lite"), _KeepAll(), pp, ensemble_params(10),
+                             boundary(2, 3), 640, strokes)(img)
+
+    on, off = run(stroke_params()), run(None)
+    assert np.array_equal(on.ensembled, prob > 0.5) and np.array_equal(off.ensembled, on.ensembled)
+    assert on.final[80:83, 20:-20].all() and not on.final[76:78].any() and not on.final[85:88].any()
+    assert not off.final[70:100].any() and off.strokes is None and on.strokes[81, 20:-20].all()
+    assert np.array_equal(on.final[:60], off.final[:60])  # the dark hair is unchanged
+    assert np.array_equal(run(stroke_params(threshold=0)).final, off.final)
 
 
 def test_no_hair_on_a_status_strip(monkeypatch):
