@@ -56,7 +56,7 @@ class SegmentationResult:
     gate: np.ndarray  # the M̂ of the AND (``coarse`` unless ensemble_threshold differs)
     ensembled: np.ndarray  # M̂ AND M_AP before the strokes and the boundary step
     area: AnalysedArea | None = None  # the analysed area every mask above lies in
-    strokes: np.ndarray | None = None  # the line strokes added to the AND (empty when off)
+    strokes: np.ndarray | None = None  # the line strokes added to the AND (None: step off)
     seconds: dict = field(default_factory=dict)
 
 

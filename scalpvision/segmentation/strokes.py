@@ -10,10 +10,11 @@ about the same amount, whatever its colour. :func:`line_contrast` measures that 
 each pixel and scale, the grey level at the pixel against the two points ``2 sigma + 1`` px away
 on either side across the local Hessian direction; the contrast is the smaller of the two
 differences when both have the same sign, else 0. A step edge (a flake's or a plug's rim, the
-field-of-view border) has one side equal to the centre and scores ~0; a round spot (a pore, a
-dot) is curved as much along as across, and where that curvature ratio exceeds ``max_ratio``
-it scores 0 (Frangi's blob test), so pores beside a hair do not join its stroke. :func:`line_strokes` keeps the components of
-contrast >= ``threshold`` that are long and hair-shaped (skeleton length and length^2/area, as
+field-of-view border) has one side equal to the centre and scores ~0. A round spot (a pore, a
+dot) is curved as much along as across; where that curvature ratio exceeds ``max_ratio`` it
+scores 0 (Frangi's blob test), so pores beside a hair do not join its stroke.
+:func:`line_strokes` keeps the components of contrast >= ``threshold`` that are long and
+hair-shaped (skeleton length and length^2/area, as
 :func:`~scalpvision.segmentation.prompts.elongated_components`).
 
 The segmenter adds them to M̂ AND M_AP before the boundary step, which then sets their edges by
