@@ -40,7 +40,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     seg = build_segmenter(Path(args.model), load_params(args.params).segment)[0]
-    both = seg.boundary.active or (seg.strokes is not None and seg.strokes.active)
+    both = seg.boundary.active or seg.strokes is not None
     # then M before the strokes and the boundary step too
     methods = ["u2net (M̂)", *(["M̂ AND M_AP"] if both else []), "ensemble (M)", *BASELINES]
     print("| variant | " + " | ".join(methods) + " |")

@@ -63,7 +63,7 @@ class SegmentationResult:
 class HairSegmenter:
     """``u2net``: a torch U²-Net or its ONNX Runtime twin; ``refiner``: see ``refiners.py``;
     ``long_side``: U²-Net's inference size (px, long side); ``strokes``: the line-stroke step
-    (None: off)."""
+    (None or inactive: off; kept as None then)."""
 
     def __init__(self, u2net, refiner, prompt_params: PromptParams, ensemble: EnsembleParams,
                  boundary: BoundaryParams, long_side: int, strokes: StrokeParams | None = None):
@@ -73,7 +73,7 @@ class HairSegmenter:
         self.long_side = long_side
         self.ensemble_threshold = ensemble.threshold
         self.boundary = boundary
-        self.strokes = strokes
+        self.strokes = strokes if strokes is not None and strokes.active else None
 
     def combine(self, image: np.ndarray, gate: np.ndarray, refined: np.ndarray,
                 strokes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +143,7 @@ class HairSegmenter:
         if self.ensemble_threshold not in (None, pp.threshold):
             gate = mhat(self.ensemble_threshold)
         strokes = None
-        if self.strokes is not None and self.strokes.active:
+        if self.strokes is not None:
             strokes = line_strokes(image, area.mask, self.strokes)
             t["strokes"] = time.perf_counter() - t0
             t0 = time.perf_counter()
