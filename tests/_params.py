@@ -20,8 +20,8 @@ def prompts(**kw):
     return replace(PARAMS.segment.prompts, **{"threshold": 0.5, **kw})
 
 
-def boundary(band=0, grow=0, window=25):
-    return replace(PARAMS.segment.boundary, band=band, grow=grow, window=window)
+def boundary(band=0, grow=0, window=25, **kw):
+    return replace(PARAMS.segment.boundary, band=band, grow=grow, window=window, **kw)
 
 
 def strokes(**kw):

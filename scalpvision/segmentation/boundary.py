@@ -6,9 +6,13 @@ M's edge by which local colour it is closer to: the mean of the hair pixels arou
 mean of the scalp pixels around it (both from a ``window``-sized box, normalised convolution).
 That is the half-way (full-width-at-half-maximum) edge of a blurred stripe, whatever the blur,
 the hair colour (dark, grey, white) or the lighting - no rule about which side is darker.
+The hair mean comes from a smaller ``hair_window`` box where M has pixels in it: the colour of
+the hair at hand, so a faint hair beside a dark one is not judged against the dark one's colour
+(and cut away) - the window's mean only where no hair is that near.
 
 * ``band``: pixels of M within this many px of its edge may be removed (0: none);
-* ``grow``: pixels outside M within this many px of it may be added (0: none).
+* ``grow``: pixels outside M within this many px of it may be added (0: none);
+* ``hair_window``: the box of the hair mean (px, odd; 0: ``window``).
 
 Pure function on arrays; (H, W, 3) uint8 RGB + (H, W) bool in, (H, W) bool out.
 """
@@ -40,10 +44,15 @@ def refine_boundary(image: np.ndarray, mask: np.ndarray, p: BoundaryParams) -> n
     img = image.astype(np.float32)
     m8 = mask.astype(np.uint8)
     # hair colour from M's interior where it has one (the rim is mixed), else from all of M
-    core = cv2.erode(m8, _K3)
-    hair_core, n_core = _local_mean(img, core.astype(np.float32), p.window)
+    core = cv2.erode(m8, _K3).astype(np.float32)
+    hair_core, n_core = _local_mean(img, core, p.window)
     hair_all, n_all = _local_mean(img, m8.astype(np.float32), p.window)
     hair = np.where((n_core >= p.min_samples)[..., None], hair_core, hair_all)
+    if p.hair_window > 0:  # the colour of the hair at hand, where one is within reach
+        near_core, m_core = _local_mean(img, core, p.hair_window)
+        near_all, m_all = _local_mean(img, m8.astype(np.float32), p.hair_window)
+        near = np.where((m_core >= p.min_samples)[..., None], near_core, near_all)
+        hair = np.where((m_all >= p.min_samples)[..., None], near, hair)
     scalp_w = (cv2.dilate(m8, _K3, iterations=p.scalp_gap) == 0).astype(np.float32)
     scalp, n_scalp = _local_mean(img, scalp_w, p.window)
     decide = np.zeros_like(mask)  # the rim inside M's edge and the ring outside it

@@ -46,6 +46,7 @@ class BoundaryParams:
     band: int  # px inside M's edge that may leave M (0 with grow 0 = off)
     grow: int  # px outside M's edge that may join M
     window: int  # box for the local hair and scalp means (px, odd)
+    hair_window: int  # smaller box for the hair mean, the hair at hand (px, odd; 0 = window)
     scalp_gap: int = 1  # scalp samples start this many px outside M (skips the mixed rim)
     min_samples: int = 4  # fewer samples of a class in the window: pixel left as it is
 

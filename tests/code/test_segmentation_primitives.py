@@ -11,7 +11,7 @@ from scalpvision.segmentation.metrics import segmentation_scores
 from scalpvision.morphology import (
     binarize, box_nms_points, remove_small_components, skeletonize,
 )
-from _params import boundary, refiner
+from _params import PARAMS, boundary, refiner
 from _params import ensemble as ensemble_params
 from _params import prompts as prompt_params
 from scalpvision.segmentation.prompts import make_prompts
@@ -216,6 +216,36 @@ def test_boundary_step_moves_a_wrong_edge_to_the_half_way_colour(hair, skin, err
     width = out[:, 20:-20].sum(0)  # away from the frame's side edges
     assert abs(np.median(width) - 8) <= 1 and abs(wrong[:, 20:-20].sum(0).mean() - 8) >= 3
     assert segmentation_scores(out, truth)["dice"] > 0.95
+
+
+def test_boundary_step_keeps_a_faint_hair_beside_a_dark_one():
+    """A faint grey hair 6 px from a dark one: against the window's mean hair colour (the
+    dark hair's) its pixels are nearer the skin and it is cut away; against the colour of the
+    hair at hand (``hair_window``) it stays, at its own half-way edges."""
+    from scalpvision.segmentation.boundary import refine_boundary
+
+    skin, dark, grey = (205, 160, 140), (40, 30, 25), (175, 135, 120)  # grey: ~30 levels
+    h, w = 120, 200
+    y = np.arange(h, dtype=np.float32)[:, None] + 0.5
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = skin
+    truth = np.zeros((h, w), bool)
+    for centre, width, colour in ((52, 8, dark), (64, 3, grey)):
+        cover = np.clip(np.minimum(y - (centre - width / 2), centre + width / 2 - y) + 0.5, 0, 1)
+        cover = cv2.GaussianBlur(np.repeat(cover, w, 1), (0, 0), 1.0)[..., None]
+        img = img * (1 - cover) + np.array(colour, np.float32) * cover
+        truth |= np.repeat(np.abs(y - centre) < width / 2, w, 1)
+    img = img.astype(np.uint8)
+    faint = np.zeros_like(truth)
+    faint[59:70] = True
+    window_only = refine_boundary(img, truth, boundary(2, 3, hair_window=0))
+    at_hand = refine_boundary(img, truth, boundary(2, 3))
+    assert PARAMS.segment.boundary.hair_window > 0
+    inner = slice(20, -20)  # away from the frame's side edges
+    assert (window_only & faint)[:, inner].sum(0).mean() < 1  # cut away
+    assert abs((at_hand & faint)[:, inner].sum(0).mean() - 3) <= 1  # kept, at its width
+    assert abs((at_hand & ~faint)[:, inner].sum(0).mean() - 8) <= 1  # the dark hair as before
+    assert segmentation_scores(at_hand, truth)["dice"] > 0.9
 
 
 def test_boundary_step_off_and_bad_shapes():
