@@ -189,13 +189,20 @@ def test_shared_components_give_the_same_filters_and_skeleton():
     assert np.array_equal(skeletonize(kept, comps), skeletonize(kept))
 
 
+def _stripe_cover(centre, width, sigma, h, w):
+    """(H, W) share of each pixel a horizontal hair of ``width`` px centred on row ``centre``
+    covers (sub-pixel edges), blurred by a Gaussian defocus of ``sigma`` px."""
+    y = np.arange(h, dtype=np.float32)[:, None] + 0.5
+    top = centre - width / 2
+    cover = np.clip(np.minimum(y - top, top + width - y) + 0.5, 0, 1)  # pixel coverage
+    return cv2.GaussianBlur(np.repeat(cover, w, 1), (0, 0), sigma)
+
+
 def _blurred_stripe(width, hair_rgb, skin_rgb, sigma=1.2, h=120, w=200):
     """A horizontal hair of ``width`` px (sub-pixel edges, Gaussian defocus) over a lit scalp
     with a slow brightness gradient; returns the image and the true mask."""
     y = np.arange(h, dtype=np.float32)[:, None] + 0.5
-    top = h / 2 - width / 2
-    cover = np.clip(np.minimum(y - top, top + width - y) + 0.5, 0, 1)  # pixel coverage
-    cover = cv2.GaussianBlur(np.repeat(cover, w, 1), (0, 0), sigma)
+    cover = _stripe_cover(h / 2, width, sigma, h, w)
     light = np.linspace(0.8, 1.15, w, dtype=np.float32)[None, :, None]
     img = (np.array(skin_rgb, np.float32) * (1 - cover[..., None])
            + np.array(hair_rgb, np.float32) * cover[..., None]) * light
@@ -231,8 +238,7 @@ def test_boundary_step_keeps_a_faint_hair_beside_a_dark_one():
     img[:] = skin
     truth = np.zeros((h, w), bool)
     for centre, width, colour in ((52, 8, dark), (64, 3, grey)):
-        cover = np.clip(np.minimum(y - (centre - width / 2), centre + width / 2 - y) + 0.5, 0, 1)
-        cover = cv2.GaussianBlur(np.repeat(cover, w, 1), (0, 0), 1.0)[..., None]
+        cover = _stripe_cover(centre, width, 1.0, h, w)[..., None]
         img = img * (1 - cover) + np.array(colour, np.float32) * cover
         truth |= np.repeat(np.abs(y - centre) < width / 2, w, 1)
     img = img.astype(np.uint8)
