@@ -7,7 +7,9 @@ worker, ``run(items, out_dir, start)`` processes one shard of items, writing its
 fixed shards (``shard_size``, the same cut whichever engine runs them, so outputs are identical),
 runs the shards that are not finished yet, and returns the records in shard order:
 
-- ``local``: every shard in this process, one after another;
+- ``local``: every shard in this process, one after another; with ``actors`` > 1, a pool of
+  that many worker processes (spawned, each calling ``setup()`` once) takes the shards as
+  they come - on a CPU, where much of the work (GrabCut, features) runs on one core;
 - ``ray``: Ray Data ``map_batches`` over the shard list with an actor pool
   (``actors`` x ``cpus_per_actor`` CPUs, ``gpus_per_actor`` GPUs each), each actor calling
   ``setup()`` once. On a cluster the work folder must be on storage every node sees.
@@ -43,7 +45,7 @@ class ExecutionParams:
     """How batch stages and training run. An execution setting, not a stage parameter."""
     engine: str  # local | ray
     ray_address: str  # "" -> a Ray started on this machine; "auto" / "ray://head:10001" -> join
-    actors: int  # actor-pool size; each actor loads the model once
+    actors: int  # worker-pool size: Ray actors, or local processes; each loads the model once
     cpus_per_actor: float  # keep actors x cpus_per_actor below the cluster's CPUs (ray#44687)
     gpus_per_actor: float  # 1 on GPU nodes (hair_masks, augment)
     shard_size: int  # items per shard: the unit of work, of resuming and of output order
@@ -141,12 +143,47 @@ def run_shards(task: ShardTask, items: Sequence, ex: ExecutionParams, work_root:
         if ex.engine == "ray":
             _run_ray(task, items, cut, todo, ex if gpu else replace(ex, gpus_per_actor=0.0),
                      work, progress)
+        elif ex.actors > 1 and len(todo) > 1:
+            _run_processes(task, items, cut, todo, min(ex.actors, len(todo)), work, progress)
         else:
             task.setup()
             it = progress(todo, len(todo)) if progress else todo
             for k in it:
                 _run_one(task, [items[i] for i in cut[k]], k, cut[k].start, work)
     return [json.loads((work / f"{k:05d}.json").read_text()) for k in range(len(cut))]
+
+
+_WORKER_TASK: ShardTask | None = None  # the task of a local worker process
+
+
+def _worker_setup(task: ShardTask) -> None:
+    global _WORKER_TASK
+    _WORKER_TASK = task
+    task.setup()
+
+
+def _worker_run(items: list, k: int, start: int, work: str) -> dict:
+    return _run_one(_WORKER_TASK, items, k, start, Path(work))
+
+
+def _run_processes(task, items, cut, todo, workers: int, work: Path, progress) -> None:
+    """The shards ``todo`` on ``workers`` spawned processes (spawned, not forked: torch and
+    ONNX Runtime thread pools do not survive a fork). A shard that fails raises here, as it
+    would in this process; finished shards stay finished."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_setup, initargs=(task,)) as pool:
+        futures = [pool.submit(_worker_run, [items[i] for i in cut[k]], k, cut[k].start,
+                               str(work)) for k in todo]
+        done = as_completed(futures)
+        try:
+            for f in (progress(done, len(todo)) if progress else done):
+                f.result()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # shards not started yet are not started
+            raise
 
 
 def ray_init(ex: ExecutionParams, **local: Any):

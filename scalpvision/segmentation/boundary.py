@@ -35,6 +35,16 @@ def _local_mean(img: np.ndarray, weight: np.ndarray, window: int) -> tuple[np.nd
     return num / np.maximum(den, 1e-6)[..., None], den
 
 
+def _hair_mean(img: np.ndarray, core: np.ndarray, whole: np.ndarray, window: int,
+               min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """The local hair colour: the mean over M's interior ``core`` where ``window`` holds at least
+    ``min_samples`` of its pixels (M's rim is mixed with the scalp), else over all of M
+    (``whole``); and the count of M's pixels in the window."""
+    inner, n_core = _local_mean(img, core, window)
+    every, n_all = _local_mean(img, whole, window)
+    return np.where((n_core >= min_samples)[..., None], inner, every), n_all
+
+
 def refine_boundary(image: np.ndarray, mask: np.ndarray, p: BoundaryParams) -> np.ndarray:
     """``mask`` with each pixel of its edge band and growth ring set by the nearer local mean."""
     if image.ndim != 3 or image.shape[:2] != mask.shape:
@@ -43,15 +53,11 @@ def refine_boundary(image: np.ndarray, mask: np.ndarray, p: BoundaryParams) -> n
         return mask.copy()
     img = image.astype(np.float32)
     m8 = mask.astype(np.uint8)
-    # hair colour from M's interior where it has one (the rim is mixed), else from all of M
+    whole = m8.astype(np.float32)
     core = cv2.erode(m8, _K3).astype(np.float32)
-    hair_core, n_core = _local_mean(img, core, p.window)
-    hair_all, n_all = _local_mean(img, m8.astype(np.float32), p.window)
-    hair = np.where((n_core >= p.min_samples)[..., None], hair_core, hair_all)
+    hair, n_all = _hair_mean(img, core, whole, p.window, p.min_samples)
     if p.hair_window > 0:  # the colour of the hair at hand, where one is within reach
-        near_core, m_core = _local_mean(img, core, p.hair_window)
-        near_all, m_all = _local_mean(img, m8.astype(np.float32), p.hair_window)
-        near = np.where((m_core >= p.min_samples)[..., None], near_core, near_all)
+        near, m_all = _hair_mean(img, core, whole, p.hair_window, p.min_samples)
         hair = np.where((m_all >= p.min_samples)[..., None], near, hair)
     scalp_w = (cv2.dilate(m8, _K3, iterations=p.scalp_gap) == 0).astype(np.float32)
     scalp, n_scalp = _local_mean(img, scalp_w, p.window)

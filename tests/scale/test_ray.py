@@ -1,6 +1,7 @@
 """The batch engine on a real local Ray (2 CPUs and one logical GPU): the same shards give
-byte-identical outputs on either engine, a ``num_gpus=1`` actor lands on the GPU, an
-interrupted run resumes from its finished shards, and a pool that would hang is refused."""
+byte-identical outputs on either engine and on a pool of local processes, a ``num_gpus=1``
+actor lands on the GPU, an interrupted run resumes from its finished shards, and a pool that
+would hang is refused."""
 
 import hashlib
 import json
@@ -136,8 +137,11 @@ def test_features_of_64_frames_identical_on_two_actors(ray_local, frames64, tmp_
     both = _both(FeatureShards(p), rows, tmp_path, "true", shard_size=16, actors=2,
                  cpus_per_actor=0.5)
     out = {engine: [r for rec in recs for r in rec["rows"]] for engine, (recs, _) in both.items()}
+    pool = run_shards(FeatureShards(p), rows, replace(LOCAL, shard_size=16, actors=2),
+                      tmp_path / "pool.shards", "k")  # two local worker processes
     assert [r["image_id"] for r in out["local"]] == [r["image_id"] for r in rows]
     assert json.dumps(out["local"]) == json.dumps(out["ray"])
+    assert json.dumps(out["local"]) == json.dumps([r for rec in pool for r in rec["rows"]])
     assert len({r["hair_count"] for r in out["local"]}) > 3  # rows that differ
 
 
@@ -157,6 +161,15 @@ class _FailsOnce:
         return {"items": items}
 
 
+def test_local_pool_runs_the_shards_in_other_processes_and_keeps_their_order(tmp_path):
+    import os
+
+    recs = run_shards(EngineProbe(), list(range(7)), replace(LOCAL, actors=2, shard_size=2),
+                      tmp_path / "w", "k")
+    assert [r["items"] for r in recs] == [[0, 1], [2, 3], [4, 5], [6]]
+    assert os.getpid() not in {r["pid"] for r in recs} and len({r["pid"] for r in recs}) <= 2
+
+
 def test_gpu_actor_lands_on_the_logical_gpu(ray_local, tmp_path):
     recs = run_shards(EngineProbe(), list(range(6)),
                       replace(RAY, gpus_per_actor=1, shard_size=4), tmp_path / "w", "k")
@@ -165,10 +178,12 @@ def test_gpu_actor_lands_on_the_logical_gpu(ray_local, tmp_path):
     assert len({r["pid"] for r in recs}) == 1  # one actor, its model loaded once
 
 
-def test_an_interrupted_run_resumes_from_its_finished_shards(tmp_path):
+@pytest.mark.parametrize("actors", [1, 2])
+def test_an_interrupted_run_resumes_from_its_finished_shards(tmp_path, actors):
+    """In this process (1) and on a pool of local worker processes (2)."""
     flag = tmp_path / "fail-once"
     flag.touch()
-    ex = replace(LOCAL, shard_size=4)
+    ex = replace(LOCAL, shard_size=4, actors=actors)
     with pytest.raises(RuntimeError, match="interrupted"):
         run_shards(_FailsOnce(flag), list(range(10)), ex, tmp_path / "w", "k")
     done = tmp_path / "w" / "k" / "00000.json"
