@@ -15,14 +15,18 @@ def hessian(blurred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             cv2.Sobel(blurred, cv2.CV_32F, 1, 1, ksize=3))
 
 
+def eigenvalues(dxx: np.ndarray, dyy: np.ndarray, dxy: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(l1, l2), l1 >= l2: the eigenvalues of the Hessian [[dxx, dxy], [dxy, dyy]]."""
+    root = np.sqrt((dxx - dyy) ** 2 + 4 * dxy**2)
+    return (dxx + dyy + root) / 2, (dxx + dyy - root) / 2
+
+
 def across(dxx: np.ndarray, dyy: np.ndarray, dxy: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(angle in rad of the eigenvector with the larger |eigenvalue|, i.e. across a line; that
     eigenvalue; the other, the curvature along the line)."""
-    theta = 0.5 * np.arctan2(2 * dxy, dxx - dyy)  # an eigenvector; the other is theta + pi/2
-    c, s = np.cos(theta), np.sin(theta)
-    at_theta = dxx * c * c + 2 * dxy * s * c + dyy * s * s
-    other = dxx + dyy - at_theta
-    swap = np.abs(other) > np.abs(at_theta)
-    return (np.where(swap, theta + np.pi / 2, theta), np.where(swap, other, at_theta),
-            np.where(swap, at_theta, other))
+    theta = 0.5 * np.arctan2(2 * dxy, dxx - dyy)  # the eigenvector of l1; l2's is theta + pi/2
+    l1, l2 = eigenvalues(dxx, dyy, dxy)
+    swap = np.abs(l2) > np.abs(l1)
+    return np.where(swap, theta + np.pi / 2, theta), np.where(swap, l2, l1), np.where(swap, l1, l2)

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from scalpvision.errors import BadInputError
-from scalpvision.segmentation.hessian import hessian
+from scalpvision.segmentation.hessian import eigenvalues, hessian
 from scalpvision.segmentation.params import HairDrawParams
 
 # colour families of reference-method.md §2, converted from OpenCV BGR to RGB
@@ -56,10 +56,7 @@ def ridge_map(image: np.ndarray, sigmas=(1.5, 3.0)) -> np.ndarray:
     g = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     out = np.zeros_like(g)
     for s in sigmas:
-        dxx, dyy, dxy = hessian(cv2.GaussianBlur(g, (0, 0), s))
-        root = np.sqrt((dxx - dyy) ** 2 + 4 * dxy**2)
-        l1 = (dxx + dyy + root) / 2
-        l2 = (dxx + dyy - root) / 2
+        l1, l2 = eigenvalues(*hessian(cv2.GaussianBlur(g, (0, 0), s)))
         aniso = np.abs(np.abs(l1) - np.abs(l2)) * s * s
         out = np.maximum(out, aniso)
     return out
