@@ -13,6 +13,13 @@ sys.path.insert(0, str(REPO / "tests"))  # tests/_params.py
 SHARED = REPO.parent / "shared"
 
 
+def pytest_collection_modifyitems(config, items):
+    """The integration module first: it is the longest (about half the suite's time, its tests
+    one chain in one temporary repository), so with the test command's xdist workers
+    (``--dist loadfile``: a module per worker) the other modules run beside it."""
+    items.sort(key=lambda item: not item.nodeid.startswith("tests/integration/"))
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
