@@ -63,9 +63,11 @@ def main() -> None:
     top = summary[summary["width band"] == "all"]
     Path("metrics").mkdir(exist_ok=True)
     Path("metrics/generality.json").write_text(json.dumps(
-        {f"{r.rendering} / {r.source}": {"count_rel_error": round(r._5, 4),
-                                         "width_bias_px": round(r._7, 3)}
-         for r in top.itertuples()}, indent=1))
+        {f"{r['rendering']} / {r['source']}": {
+            "count_rel_error": round(r["count rel. error"], 4),
+            "matching_errors": round(r["matching errors"], 4),
+            "width_bias_px": round(r["width bias px"], 3)}
+         for r in top.to_dict("records")}, indent=1))
 
 
 if __name__ == "__main__":

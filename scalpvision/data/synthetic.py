@@ -89,11 +89,13 @@ class RenderShift:
 @dataclass
 class RenderedScalp:
     """One rendered image. ``image``: (H, W, 3) uint8 RGB; ``mask``: (H, W) bool hair mask;
-    ``hairs``: one dict per drawn hair (width_px, length_px, angle_deg, visible_px, vellus)."""
+    ``hairs``: one dict per drawn hair (width_px, length_px, angle_deg, visible_px, vellus);
+    ``hair_id``: (H, W) int32, the row in ``hairs`` of the top hair at each pixel, -1 none."""
 
     image: np.ndarray
     mask: np.ndarray
     hairs: list[dict] = field(default_factory=list)
+    hair_id: np.ndarray | None = None
 
     @property
     def hair_count(self) -> int:
@@ -388,6 +390,9 @@ def render_scalp(values: dict[str, int], rng: np.random.Generator,
     # a hair counts where the mask can show it: at least max(20 px, 3 widths) of its length
     # covered by no other hair (a hair lying under or along others is not countable)
     layers = np.bincount(np.concatenate(covered), minlength=h * w) if covered else None
+    hair_id = np.full(h * w, -1, np.int32)
+    for i, px in enumerate(covered):  # drawing order: a later hair lies on top
+        hair_id[px] = i
     for hr, px in zip(hairs, covered):
         alone = float((layers[px] == 1).sum()) / max(hr["width_px"], 1.0)
         hr["alone_length_px"] = round(alone, 1)
@@ -413,4 +418,5 @@ def render_scalp(values: dict[str, int], rng: np.random.Generator,
     if blur > 0:
         img = cv2.GaussianBlur(img, (0, 0), blur)
     img = img + rng.normal(0, style.noise_sigma, img.shape).astype(np.float32)
-    return RenderedScalp(np.clip(img + 0.5, 0, 255).astype(np.uint8), mask, hairs)
+    return RenderedScalp(np.clip(img + 0.5, 0, 255).astype(np.uint8), mask, hairs,
+                         hair_id.reshape(h, w))

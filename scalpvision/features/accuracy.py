@@ -74,3 +74,37 @@ def errors_by_width(df: pd.DataFrame, prefix: str, edges=(0, 5, 7, 9, np.inf)) -
     for b, part in d.groupby(band, observed=True):
         rows.append({"true_mean_width_px": str(b), **image_errors(part, prefix)})
     return pd.DataFrame(rows)
+
+
+def match_hairs(labels: np.ndarray, hair_id: np.ndarray, counted) -> dict[str, int]:
+    """Per-hair matching of traced strands to the truth, which a count error hides (a hair cut
+    in two and two hairs traced as one cancel in it). ``labels``: (H, W) int32 strand of each
+    traced skeleton pixel, -1 none (:attr:`~scalpvision.features.strands.HairTrace.labels`);
+    ``hair_id``: (H, W) int32 true top hair of each pixel, -1 none; ``counted``: the true hairs
+    that count. Each strand belongs to the hair most of its pixels lie on. Returns ``true``,
+    ``count``, ``split`` (strands beyond the first of a hair), ``missed`` (counted hairs with no
+    strand), ``extra`` (strands on no counted hair: off the hair, or on a hair that does not
+    count), ``merged`` (strands a fifth or more of whose pixels lie on each of two counted
+    hairs) and ``matching_errors`` = split + missed + extra."""
+    counted = {int(c) for c in counted}
+    on = labels >= 0
+    s, h = labels[on], hair_id[on]
+    n = int(labels.max()) + 1 if on.any() else 0
+    owner, per_hair, merged, extra = {}, {}, 0, 0
+    for k in range(n):
+        ids, px = np.unique(h[s == k], return_counts=True)
+        if len(ids) == 0:
+            continue
+        top = int(ids[np.argmax(px)])
+        owner[k] = top
+        big = {int(i) for i in ids[px >= 0.2 * px.sum()]} & counted
+        merged += len(big) >= 2
+        if top in counted:
+            per_hair[top] = per_hair.get(top, 0) + 1
+        else:
+            extra += 1
+    extra += n - len(owner)  # strands not on any hair pixel
+    split = sum(v - 1 for v in per_hair.values())
+    missed = len(counted - set(per_hair))
+    return {"true": len(counted), "count": n, "split": split, "missed": missed, "extra": extra,
+            "merged": merged, "matching_errors": split + missed + extra}

@@ -18,6 +18,9 @@ class StrandParams:
     junction_scale: float  # crossing disc: this many local radii, at least junction_radius px
     bridge_scale: float  # a branch between crossings shorter than this x their overlap: two hairs on each other
     split_scale: float  # a branch between crossings shorter than this many radii: one crossing
+    # an end a crossing leaves unpaired goes on to a facing in-line unpaired end this many hair
+    # radii away (at least through_px), the line between them in the mask; 0 = off
+    through_scale: float
     # a hair's width: the mean of its samples at most this x their median (wider ones are merged
     # with a neighbour or cut obliquely; nothing narrows a single hair's cross-section)
     merged_ratio: float
@@ -33,6 +36,9 @@ class StrandParams:
     direction_skip: float = 2.0  # ... beyond this many radii from the crossing (forks bend)
     spur_length: int = 20  # px: a junction-to-tip branch shorter than this is a spur, or ...
     spur_scale: float = 3.0  # ... shorter than this many radii at its junction
+    through_px: float = 40.0  # px: the least reach of ``through_scale``
+    through_lateral: float = 0.05  # off-line slack of a through join per px of its length
+    through_share: float = 0.95  # share of a through join's line that must lie in the mask
     gap_px: float = 12.0  # px: facing free tips this close are one hair broken in two, or ...
     gap_scale: float = 3.0  # ... this many radii when more
     gap_angle_deg: float = 25.0  # both tips point at each other within this angle

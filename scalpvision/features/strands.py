@@ -19,7 +19,11 @@ skeleton), so a 15-px hair is handled like a 3-px one:
    contracted when the hairs then go on straighter (:func:`_contract_splits`);
 4. at each crossing as many hairs as possible go on: branch ends are paired within
    ``continue_angle_deg`` of opposite and in line, the straightest such pairing
-   (:func:`_pair_ends`; good continuation);
+   (:func:`_pair_ends`; good continuation). **Through**: an end a crossing leaves unpaired
+   goes on to a facing, in-line unpaired end of another crossing at most
+   ``max(through_px, through_scale * r)`` away when the straight line between them lies in
+   the mask - one hair through a cluster of crossings that thinning cut into several, whose
+   inner branches belong to the other hairs (:func:`_through`);
 5. **gaps**: a free tip facing another strand's free tip, the gap between them at most
    ``max(gap_px, gap_scale * r)`` px, joins them (a hair the segmenter broke in two); a
    crossing left with one end (its other branches spurs: a blunt or cut end) is a free tip;
@@ -56,12 +60,15 @@ _N8 = np.ones((3, 3), np.float32)
 class HairTrace:
     """``hairs``: one row per counted hair (strand, length_px, width_px, samples, angle_deg,
     x, y); ``sample_widths`` (K,) px of single-hair samples (every strand's);
-    ``sample_strand`` (K,) their strand ids; ``count`` = len(hairs); ``details``: graph sizes."""
+    ``sample_strand`` (K,) their strand ids; ``count`` = len(hairs); ``details``: graph sizes;
+    ``labels``: (H, W) int32, on the skeleton pixels of each counted hair its row in ``hairs``
+    (the ``strand`` column), -1 elsewhere."""
 
     hairs: list[dict]
     sample_widths: np.ndarray
     sample_strand: np.ndarray
     details: dict
+    labels: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -180,6 +187,50 @@ def _inside_share(t: np.ndarray, a: int, c: int, area: np.ndarray) -> float:
     return float(area[yy, xx].mean())
 
 
+def _facing(t: np.ndarray, radius: np.ndarray, angle_deg: float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ends ``t`` (N, 4) rows (y, x, vx, vy) with (vx, vy) the unit direction in which each
+    hair would go on, ``radius`` (N,) their hairs' radii: (facing (N, N) bool - directions
+    within ``angle_deg`` of opposite, each end ahead of the other -, distance (N, N) px,
+    off-line (N, N) px: how far each lies off the other's line, the larger of the two)."""
+    dy, dx = t[None, :, 0] - t[:, None, 0], t[None, :, 1] - t[:, None, 1]
+    vx, vy = t[:, 2], t[:, 3]
+    ahead_a = dx * vx[:, None] + dy * vy[:, None]  # along end a's direction
+    ahead_c = -(dx * vx[None, :] + dy * vy[None, :])
+    side = np.maximum(np.abs(dx * vy[:, None] - dy * vx[:, None]),
+                      np.abs(dx * vy[None, :] - dy * vx[None, :]))
+    opposite = (vx[:, None] * vx[None, :] + vy[:, None] * vy[None, :]) \
+        < -np.cos(np.radians(angle_deg))
+    return opposite & (ahead_a > 0) & (ahead_c > 0), np.hypot(dx, dy), side
+
+
+def _through(p: StrandParams, loose: list[tuple[int, float, float, int, int]],
+             m: np.ndarray, b_radius: np.ndarray, strands: _UnionFind) -> None:
+    """Join ends that crossings left unpaired (``loose``: (branch, vx, vy, x, y), (vx, vy)
+    pointing away from the crossing along the branch) to facing ends of other strands: within
+    ``continue_angle_deg`` of opposite, each off the other's line by at most the larger radius
+    + 2 px + ``through_lateral`` x their distance, at most ``max(through_px, through_scale *
+    r)`` apart, and the straight line between them at least ``through_share`` in the mask
+    ``m``. Most opposite first; an end is joined once."""
+    if p.through_scale <= 0 or len(loose) < 2:
+        return
+    e = np.array(loose, float)
+    b = e[:, 0].astype(int)
+    t = np.column_stack([e[:, 4], e[:, 3], -e[:, 1], -e[:, 2]])  # (y, x, on-going direction)
+    r = np.maximum(b_radius[b][:, None], b_radius[b][None, :])
+    facing, dist, side = _facing(t, b_radius[b], p.continue_angle_deg)
+    ok = (facing & (side <= r + 2 + p.through_lateral * dist)
+          & (dist <= np.maximum(p.through_px, p.through_scale * r)))
+    cos = t[:, 2:] @ t[:, 2:].T
+    done: set[int] = set()
+    for a, c in sorted(zip(*np.nonzero(np.triu(ok))), key=lambda ac: cos[ac]):
+        if a in done or c in done or strands.find(b[a]) == strands.find(b[c]):
+            continue
+        if _inside_share(t, a, c, m) >= p.through_share:
+            strands.union(int(b[a]), int(b[c]))
+            done |= {int(a), int(c)}
+
+
 def _contract_splits(p: StrandParams, n_b: int, by_branch: dict, direction: dict,
                      contacts: dict, length: np.ndarray, b_radius: np.ndarray, spur: np.ndarray,
                      bridge: np.ndarray, cross: _UnionFind, cos_lim: float) -> None:
@@ -265,7 +316,8 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
     m = comps.at_least(p.min_area)
     sk = skeleton & m if skeleton is not None else skeletonize(m, comps)
     empty = HairTrace([], np.zeros(0), np.zeros(0, int),
-                      {"branches": 0, "junctions": 0, "spurs": 0, "bridges": 0})
+                      {"branches": 0, "junctions": 0, "spurs": 0, "bridges": 0},
+                      np.full(mask.shape, -1, np.int32))
     if not sk.any():
         return empty
     h, w = m.shape
@@ -367,12 +419,18 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
             continue
         y, x = contacts[(b, j)]
         ends.setdefault(int(croot[j]), []).append((b, vx, vy, x, y))
+    loose = []  # ends a crossing of two or more leaves unpaired
     for group in ends.values():
         g = np.array(group, float)
         branch = [e[0] for e in group]
+        paired = set()
         for a, c in _pair_ends(g[:, 1:3], g[:, 3:5], float(b_radius[branch].max()), branch,
                               cos_lim):
             strands.union(group[a][0], group[c][0])
+            paired |= {a, c}
+        if len(group) > 1:
+            loose += [end for k, end in enumerate(group) if k not in paired]
+    _through(p, loose, m, b_radius, strands)
 
     # 5. gaps: facing free tips of different strands; a crossing left with one end (its
     # other branches were spurs: a blunt end) is a free tip too
@@ -398,23 +456,13 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
         t = np.array([row[1:5] for row in tip_list], float)  # (y, x, vx, vy)
         tb = np.array([row[0] for row in tip_list])
         beyond = np.array([row[5] for row in tip_list])
-        dy, dx = t[None, :, 0] - t[:, None, 0], t[None, :, 1] - t[:, None, 1]
-        dist = np.hypot(dx, dy)
+        # facing within gap_angle_deg, off the other's line by at most the angle's spread
+        # plus a diameter (a blunt end's skeleton tip lies off the centreline by up to a radius)
+        facing, dist, side = _facing(t, b_radius[tb], p.gap_angle_deg)
+        r2 = 2 * np.maximum(b_radius[tb][:, None], b_radius[tb][None, :])
+        facing &= side <= r2 + dist * np.tan(np.radians(p.gap_angle_deg))
         gap = dist - beyond[:, None] - beyond[None, :]  # what the mask leaves out
         reach = np.maximum(p.gap_px, p.gap_scale * b_radius[tb])
-        # facing: directions within gap_angle_deg of opposite, each tip ahead of the other,
-        # off the other's line by at most the angle's spread plus a diameter (a blunt end's
-        # skeleton tip lies off the centreline by up to a radius)
-        ga = np.radians(p.gap_angle_deg)
-        r2 = 2 * np.maximum(b_radius[tb][:, None], b_radius[tb][None, :])
-        vx, vy = t[:, 2], t[:, 3]
-        ahead_a = dx * vx[:, None] + dy * vy[:, None]  # along tip a's outward direction
-        ahead_c = -(dx * vx[None, :] + dy * vy[None, :])
-        side_a = np.abs(dx * vy[:, None] - dy * vx[:, None])
-        side_c = np.abs(dx * vy[None, :] - dy * vx[None, :])
-        opposite = (vx[:, None] * vx[None, :] + vy[:, None] * vy[None, :]) < -np.cos(ga)
-        facing = opposite & (ahead_a > 0) & (ahead_c > 0) & \
-            (np.maximum(side_a, side_c) <= r2 + dist * np.tan(ga))
         ok = facing & (gap <= reach[:, None]) & (dist > 0)
         if area is not None and not area.all():  # gaps under graphics: count the seen part
             hidden = facing & ~ok & (dist > 0) & (gap <= p.hidden_gap_px)
@@ -453,6 +501,7 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
                                        widths, thickness)
         sample_w, sample_s = widths[on_hair], sample_s[on_hair]
     hairs = []
+    labels = np.full(m.shape, -1, np.int32)
     for k, s in enumerate(hair_roots.tolist()):
         mine = sample_w[sample_s == s]
         width = float("nan")
@@ -460,6 +509,7 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
             width = float(mine[mine <= p.merged_ratio * np.median(mine)].mean())
         bs = np.nonzero(keep & (roots == s))[0]
         idx = np.concatenate([np.arange(starts[b], starts[b + 1]) for b in bs])
+        labels[ys[idx], xs[idx]] = k
         px, py = xs[idx].astype(float), ys[idx].astype(float)
         cxx, cyy = np.cov(px, py) if len(px) > 1 else ((1, 0), (0, 1))
         theta = 0.5 * np.arctan2(2 * cxx[1], cxx[0] - cyy[1])
@@ -468,4 +518,4 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
                       "x": float(px.mean()), "y": float(py.mean())})
     return HairTrace(hairs, sample_w, sample_s,
                      {"branches": int(keep.sum()), "junctions": int(n_j - 1),
-                      "spurs": int(spur.sum()), "bridges": int(bridge.sum())})
+                      "spurs": int(spur.sum()), "bridges": int(bridge.sum())}, labels)

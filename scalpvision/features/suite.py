@@ -21,8 +21,9 @@ import pandas as pd
 
 from scalpvision.data.synthetic import RenderShift, render_scalp
 from scalpvision.data.trichoscope import Look, render_trichoscope
+from scalpvision.features.accuracy import match_hairs
 from scalpvision.features.count import CountParams
-from scalpvision.features.table import hair_features
+from scalpvision.features.table import hair_features, trace
 
 SHIFT = RenderShift(terminal_width=(4.0, 15.0), lying_hairs=(2, 5), bundle_share=0.3,
                     taper_share=0.5, shine=0.8, blur_sigma=1.2)
@@ -54,6 +55,11 @@ class Case:
         return sum(1 for h in self.hairs if h["counted"])
 
     @property
+    def counted_ids(self) -> list[int]:
+        """The ids (in ``hair_id``) of the hairs that count."""
+        return [h["hair_id"] for h in self.hairs if h["counted"]]
+
+    @property
     def mean_width(self) -> float:
         w = [h["width_px"] for h in self.hairs if h["counted"]]
         return float(np.mean(w)) if w else 0.0
@@ -68,7 +74,8 @@ def render_case(rendering: str, index: int, seed: int = 18) -> Case:
         q = int(rng.integers(60, 95))
         ok, buf = cv2.imencode(".jpg", r.image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
         image = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
-        return Case(rendering, index, image, r.mask, np.ones_like(r.mask), None, r.hairs)
+        hairs = [{**h, "hair_id": i} for i, h in enumerate(r.hairs)]
+        return Case(rendering, index, image, r.mask, np.ones_like(r.mask), r.hair_id, hairs)
     if rendering not in RENDERINGS:
         raise ValueError(f"unknown rendering {rendering!r}; valid: {', '.join(RENDERINGS)}")
     t = render_trichoscope(rng, FAINT if rendering.endswith("faint") else Look())
@@ -83,8 +90,9 @@ def iter_cases(n: int, renderings=RENDERINGS, seed: int = 18) -> Iterator[Case]:
 
 def hair_recall(case: Case, pred: np.ndarray) -> pd.DataFrame:
     """Per counted hair of ``case``: width, contrast and the share of its own pixels in
-    ``pred`` ((H, W) bool). Needs the case's id map."""
-    if case.hair_id is None:
+    ``pred`` ((H, W) bool). Needs the case's id map and each hair's contrast (the
+    independent renderer states it; the built-in one does not)."""
+    if case.hair_id is None or not all("contrast" in h for h in case.hairs):
         return pd.DataFrame()
     ids = case.hair_id
     n = max([h["hair_id"] for h in case.hairs], default=-1) + 1
@@ -134,14 +142,22 @@ def found_mean_width(case: Case, pred: np.ndarray, share: float = 0.5) -> float:
 
 def score_case(case: Case, masks: dict[str, np.ndarray], count: CountParams,
                area: np.ndarray | None = None) -> list[dict]:
-    """One row per mask source: count and per-hair / per-length width against the truth."""
+    """One row per mask source: count, per-hair matching errors
+    (:func:`~scalpvision.features.accuracy.match_hairs`) and per-hair / per-length width
+    against the truth."""
     rows = []
     for source, m in masks.items():
         made = source != "ground truth"  # a segmenter's mask: measured in the frame, as run
-        f = hair_features(m, count=count, area=area if made else None,
-                          image=case.image if made else None)
+        a = area if made else None
+        m = m & a if a is not None else m
+        t = trace(m, count, area=a, image=case.image if made else None)
+        f = hair_features(m, count=count, area=a, hairs=t)
+        match = ({} if case.hair_id is None
+                 else match_hairs(t.labels, case.hair_id, case.counted_ids))
         rows.append({"rendering": case.rendering, "index": case.index, "source": source,
                      "true_count": case.count, "count": f["hair_count"],
+                     "split": match.get("split", np.nan), "missed": match.get("missed", np.nan),
+                     "extra": match.get("extra", np.nan),
                      "true_mean_width": case.mean_width, "hair_mean_width": f["hair_mean_width"],
                      "found_mean_width": found_mean_width(case, m),
                      "sample_mean_width": f["mean"]})
@@ -149,9 +165,10 @@ def score_case(case: Case, masks: dict[str, np.ndarray], count: CountParams,
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    """Count relative error (sum |error| / sum truth), count bias and per-hair width bias,
-    per rendering, source and band of the image's true mean width (and over all bands); the
-    width bias also against the hairs the mask found (:func:`found_mean_width`)."""
+    """Count relative error (sum |error| / sum truth), count bias, the matching errors per true
+    hair (hairs cut in two, missed, strands on no counted hair, and their sum) and per-hair
+    width bias, per rendering, source and band of the image's true mean width (and over all
+    bands); the width bias also against the hairs the mask found (:func:`found_mean_width`)."""
     d = rows[rows.true_count > 0].copy()
     d["band"] = pd.cut(d.true_mean_width, list(WIDTH_BANDS), right=False).astype(str)
     out = []
@@ -159,10 +176,14 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
                     *d.groupby(["rendering", "source", "band"])]:
         err = g["count"] - g.true_count
         wb = g.hair_mean_width - g.true_mean_width
+        n = g.true_count.sum()
         out.append({"rendering": keys[0], "source": keys[1],
                     "width band": keys[2] if len(keys) > 2 else "all", "images": len(g),
-                    "count rel. error": float(err.abs().sum() / g.true_count.sum()),
+                    "count rel. error": float(err.abs().sum() / n),
                     "count bias": float(err.mean()),
+                    "cut in two": float(g.split.sum(min_count=1) / n),
+                    "missed": float(g.missed.sum(min_count=1) / n),
+                    "matching errors": float((g.split + g.missed + g.extra).sum(min_count=1) / n),
                     "width bias px": float(wb.mean()), "width MAE px": float(wb.abs().mean()),
                     "width bias, found hairs px":
                         float((g.hair_mean_width - g.found_mean_width).mean())})

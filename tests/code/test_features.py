@@ -308,6 +308,45 @@ def test_broken_hair_is_joined_across_a_small_gap():
     assert count_hairs(m.astype(bool), count_params()) == 1
 
 
+def test_a_thin_hair_through_a_split_crossing_goes_on_through_it():
+    """A 3-px hair crossing a 6-px one at 26 degrees: thinning splits the crossing into two
+    forks joined by a branch of the thick hair, and the thin hair's two ends are left unpaired,
+    one at each fork. The through step joins them: two hairs at every sub-pixel position;
+    without it (``through_scale`` 0) the graph says three (pairing within 30 degrees)."""
+    from dataclasses import replace
+
+    c = count_params()
+    c = replace(c, strands=replace(c.strands, continue_angle_deg=30, through_scale=32))
+    off = replace(c, strands=replace(c.strands, through_scale=0))
+    dy = round(320 * np.tan(np.radians(26)))
+    for shift in range(10):
+        m = np.zeros((480, 640), np.uint8)
+        cv2.line(m, (0, 275), (639, 275), 1, 6)
+        cv2.line(m, (0, 290 + shift + dy), (639, 290 + shift - dy), 1, 3)
+        assert count_hairs(m.astype(bool), c) == 2
+        assert count_hairs(m.astype(bool), off) == 3
+
+
+def test_through_needs_the_line_between_the_ends_in_the_mask():
+    """Two in-line hairs whose ends meet other hairs' crossings, 60 px of bare skin apart, stay
+    two: a through join runs inside the mask only (a gap is the gap step's, up to its reach)."""
+    m = np.zeros((480, 640), np.uint8)
+    cv2.line(m, (20, 240), (290, 240), 1, 5)
+    cv2.line(m, (350, 240), (620, 240), 1, 5)
+    for x in (290, 350):  # each end lies on a crossing hair
+        cv2.line(m, (x - 60, 140), (x + 60, 340), 1, 5)
+    assert count_hairs(m.astype(bool), count_params()) == 4
+
+
+def test_trace_labels_each_counted_hairs_skeleton():
+    t = trace(drawn_hair(6.0, 30.0) | drawn_hair(6.0, 110.0), count_params())
+    assert t.count == 2 and t.labels.shape == (480, 640)
+    assert set(np.unique(t.labels)) == {-1, 0, 1}
+    for k, h in enumerate(t.hairs):
+        ys, xs = np.nonzero(t.labels == k)
+        assert h["strand"] == k and abs(xs.mean() - h["x"]) < 1e-6 and abs(ys.mean() - h["y"]) < 1e-6
+
+
 def test_analysed_share_sets_the_density_area():
     from scalpvision.features.table import hair_features
 

@@ -112,3 +112,38 @@ def test_suite_precision_counts_only_non_hair_and_distractor_pixels():
     share = case.distractor.sum() / (case.mask | case.distractor).sum()
     assert flakes["distractor_fp"] == 1.0
     assert flakes["precision"] <= 1 - share + 0.02  # only a 1-px rim of them may be excused
+
+
+def test_matching_errors_separate_what_a_count_error_cancels():
+    """A hair cut in two and a hair missed give the right count and two matching errors; a
+    strand over two hairs is one of them, the other missed; a strand on no hair is extra."""
+    from scalpvision.features.accuracy import match_hairs
+
+    ids = np.full((40, 100), -1, np.int32)
+    ids[5], ids[15], ids[25] = 0, 1, 2  # three one-row hairs
+    lab = np.full_like(ids, -1)
+    lab[5, :40], lab[5, 60:] = 0, 1  # hair 0 cut in two
+    lab[15] = 2  # hair 1 traced; hair 2 missed
+    r = match_hairs(lab, ids, [0, 1, 2])
+    assert (r["count"], r["true"]) == (3, 3)
+    assert (r["split"], r["missed"], r["extra"], r["matching_errors"]) == (1, 1, 0, 2)
+    lab = np.full_like(ids, -1)
+    lab[5, :55], lab[15, :45] = 0, 0  # one strand over hairs 0 and 1
+    lab[35, :50] = 1  # a strand on bare skin
+    r = match_hairs(lab, ids, [0, 1, 2])
+    assert (r["merged"], r["missed"], r["extra"], r["split"]) == (1, 2, 1, 0)
+    assert r["count"] - r["true"] == r["split"] - r["missed"] + r["extra"]
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+def test_ground_truth_masks_are_matched_hair_by_hair(rendering):
+    """Every rendering carries its per-hair truth (an id map of the top hair at each pixel,
+    hair exactly where the mask is), so the suite reports matching errors for each."""
+    case = render_case(rendering, 2)
+    assert case.hair_id is not None
+    assert np.array_equal(case.hair_id >= 0, case.mask)
+    assert set(case.counted_ids) <= set(np.unique(case.hair_id[case.hair_id >= 0]).tolist())
+    rows, _, _ = run_suite(1, count_params(), renderings=(rendering,))
+    r = rows.iloc[0]
+    assert r["count"] - r.true_count == r.split - r.missed + r.extra
+    assert summarise(rows)["matching errors"].between(0, 2).all()
