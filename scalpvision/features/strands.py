@@ -187,12 +187,11 @@ def _inside_share(t: np.ndarray, a: int, c: int, area: np.ndarray) -> float:
     return float(area[yy, xx].mean())
 
 
-def _facing(t: np.ndarray, radius: np.ndarray, angle_deg: float
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _facing(t: np.ndarray, angle_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ends ``t`` (N, 4) rows (y, x, vx, vy) with (vx, vy) the unit direction in which each
-    hair would go on, ``radius`` (N,) their hairs' radii: (facing (N, N) bool - directions
-    within ``angle_deg`` of opposite, each end ahead of the other -, distance (N, N) px,
-    off-line (N, N) px: how far each lies off the other's line, the larger of the two)."""
+    hair would go on: (facing (N, N) bool - directions within ``angle_deg`` of opposite, each
+    end ahead of the other -, distance (N, N) px, off-line (N, N) px: how far each lies off
+    the other's line, the larger of the two)."""
     dy, dx = t[None, :, 0] - t[:, None, 0], t[None, :, 1] - t[:, None, 1]
     vx, vy = t[:, 2], t[:, 3]
     ahead_a = dx * vx[:, None] + dy * vy[:, None]  # along end a's direction
@@ -218,7 +217,7 @@ def _through(p: StrandParams, loose: list[tuple[int, float, float, int, int]],
     b = e[:, 0].astype(int)
     t = np.column_stack([e[:, 4], e[:, 3], -e[:, 1], -e[:, 2]])  # (y, x, on-going direction)
     r = np.maximum(b_radius[b][:, None], b_radius[b][None, :])
-    facing, dist, side = _facing(t, b_radius[b], p.continue_angle_deg)
+    facing, dist, side = _facing(t, p.continue_angle_deg)
     ok = (facing & (side <= r + 2 + p.through_lateral * dist)
           & (dist <= np.maximum(p.through_px, p.through_scale * r)))
     cos = t[:, 2:] @ t[:, 2:].T
@@ -458,7 +457,7 @@ def trace_hairs(mask: np.ndarray, p: StrandParams,
         beyond = np.array([row[5] for row in tip_list])
         # facing within gap_angle_deg, off the other's line by at most the angle's spread
         # plus a diameter (a blunt end's skeleton tip lies off the centreline by up to a radius)
-        facing, dist, side = _facing(t, b_radius[tb], p.gap_angle_deg)
+        facing, dist, side = _facing(t, p.gap_angle_deg)
         r2 = 2 * np.maximum(b_radius[tb][:, None], b_radius[tb][None, :])
         facing &= side <= r2 + dist * np.tan(np.radians(p.gap_angle_deg))
         gap = dist - beyond[:, None] - beyond[None, :]  # what the mask leaves out
