@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import reported  # noqa: E402
 
 from scalpvision.config import load_params  # noqa: E402
-from scalpvision.data.synthetic_dataset import _render_one, plan_dataset  # noqa: E402
+from scalpvision.data.synthetic_dataset import iter_rendered, plan_dataset  # noqa: E402
 from scalpvision.features.accuracy import match_hairs  # noqa: E402
 from scalpvision.features.table import trace  # noqa: E402
 from scalpvision.io import read_image, read_mask  # noqa: E402
@@ -45,8 +45,8 @@ def validation_cases(P, split: str = "val") -> list[dict]:
     plans = {p.file_name: p for p in plan_dataset(r.n_images, r.seed, r.images_per_session,
                                                   r.validation_share, r.second_filing_share)}
     cases = []
-    for row in rows.itertuples():
-        _, drawn = _render_one((plans[row.image_file_name], r.seed, r.width, r.height))
+    drawn_all = iter_rendered([plans[n] for n in rows.image_file_name], r.seed, r.width, r.height)
+    for row, (_, drawn) in zip(rows.itertuples(), drawn_all):
         truth = read_mask(row.mask_path)
         if not np.array_equal(drawn.mask, truth):
             raise SystemExit(f"{row.mask_path}: re-rendering gives another mask; the data set "
