@@ -30,15 +30,15 @@ from _report import reported  # noqa: E402
 
 from scalpvision.config import load_params  # noqa: E402
 from scalpvision.data.synthetic_dataset import iter_rendered, plan_dataset  # noqa: E402
-from scalpvision.features.accuracy import match_hairs  # noqa: E402
-from scalpvision.features.table import trace  # noqa: E402
+from scalpvision.features.suite import Case, builtin_case, score_case, summarise  # noqa: E402
 from scalpvision.io import read_image, read_mask  # noqa: E402
 from scalpvision.segmentation.area import analysed_area  # noqa: E402
 
 
-def validation_cases(P, split: str = "val") -> list[dict]:
-    """The split's images with masks: truth mask, hair ids, counted hairs, and M when the
-    ``features.masks_dir`` holds it (with the analysed area it was cut to)."""
+def validation_cases(P, split: str = "val") -> list[tuple[Case, dict, np.ndarray | None]]:
+    """The split's images with masks as suite cases (:func:`builtin_case`), each with its
+    masks to score (the truth, and M where ``features.masks_dir`` holds it) and the analysed
+    area M was cut to (None without M)."""
     man = pd.read_csv(P.features.manifest)
     rows = man[(man.split == split) & man.mask_path.notna()]
     r = P.render
@@ -46,40 +46,29 @@ def validation_cases(P, split: str = "val") -> list[dict]:
                                                   r.validation_share, r.second_filing_share)}
     cases = []
     drawn_all = iter_rendered([plans[n] for n in rows.image_file_name], r.seed, r.width, r.height)
-    for row, (_, drawn) in zip(rows.itertuples(), drawn_all):
-        truth = read_mask(row.mask_path)
-        if not np.array_equal(drawn.mask, truth):
+    for k, (row, (_, drawn)) in enumerate(zip(rows.itertuples(), drawn_all)):
+        if not np.array_equal(drawn.mask, read_mask(row.mask_path)):
             raise SystemExit(f"{row.mask_path}: re-rendering gives another mask; the data set "
                              "was rendered with other `render` settings or renderer code")
-        case = {"truth": truth, "hair_id": drawn.hair_id,
-                "counted": [i for i, h in enumerate(drawn.hairs) if h["counted"]]}
+        image = read_image(row.path)
+        masks, area = {"ground truth": drawn.mask}, None
         m = Path(P.features.masks_dir) / f"{Path(row.path).stem}.png"
         if m.is_file():
-            case["area"] = analysed_area(read_image(row.path)).mask
-            case["M"] = read_mask(m) & case["area"]
-        cases.append(case)
+            area = analysed_area(image).mask
+            masks["segmenter"] = read_mask(m)
+        cases.append((builtin_case(split, k, image, drawn), masks, area))
     return cases
 
 
-def score(cases: list[dict], count) -> dict:
-    out = {}
-    for source, key in (("ground truth", "truth"), ("M", "M")):
-        tot = {}
-        for c in cases:
-            if key not in c:
-                continue
-            t = trace(c[key], count, area=c.get("area") if key == "M" else None)
-            for k, v in match_hairs(t.labels, c["hair_id"], c["counted"]).items():
-                tot[k] = tot.get(k, 0) + v
-            tot["abs_error"] = tot.get("abs_error", 0) + abs(t.count - len(c["counted"]))
-        if not tot:
-            continue
-        n = max(tot["true"], 1)
-        out[source] = {"count rel. error": tot["abs_error"] / n,
-                       "count bias %": (tot["count"] - tot["true"]) / n,
-                       "cut in two": tot["split"] / n, "missed": tot["missed"] / n,
-                       "extra": tot["extra"] / n, "matching errors": tot["matching_errors"] / n}
-    return out
+def score(cases: list, count) -> pd.DataFrame:
+    """The suite's summary (:func:`summarise`) of ``cases`` over all width bands, one row per
+    mask source."""
+    rows = [row for case, masks, area in cases for row in score_case(case, masks, count, area)]
+    s = summarise(pd.DataFrame(rows))
+    return s[s["width band"] == "all"].set_index("source")
+
+
+COLUMNS = ("count rel. error", "count bias", "cut in two", "missed", "matching errors")
 
 
 def main() -> None:
@@ -91,7 +80,7 @@ def main() -> None:
     P = load_params(args.params)
     base = P.features.count
     cases = validation_cases(P)
-    n_m = sum("M" in c for c in cases)
+    n_m = sum("segmenter" in masks for _, masks, _ in cases)
     with reported("count_choice"):
         for spec in args.set:
             t0 = time.perf_counter()
@@ -102,15 +91,16 @@ def main() -> None:
                 count = dataclasses.replace(
                     base, strands=dataclasses.replace(base.strands, **{name: cur}))
                 s = score(cases, count)
-                rows.append({name: cur, **{f"{src}: {k}": x for src, d in s.items()
-                                           for k, x in d.items()},
-                             "choice score": np.mean([d[k] for d in s.values() for k in
-                                                      ("count rel. error", "matching errors")])})
+                rows.append({name: cur, **{f"{src}: {k}": s.loc[src, k] for src in s.index
+                                           for k in COLUMNS},
+                             "choice score": s[["count rel. error", "matching errors"]]
+                             .to_numpy().mean()})
             print(f"### `features.count.strands.{name}` on the validation split ({len(cases)} "
                   f"ground-truth masks, {n_m} segmenter masks M; "
                   f"{time.perf_counter() - t0:.0f} s)\n")
-            print("Errors per true hair; the choice score is the mean of the count errors and "
-                  "matching-error rates on both kinds of mask (lowest is chosen). In "
+            print("Errors per true hair (count bias: hairs an image); the choice score is the "
+                  "mean of the count errors and matching-error rates on both kinds of mask "
+                  "(lowest is chosen); M is the segmenter's mask. In "
                   f"params.yaml: {getattr(base.strands, name)}.\n")
             print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"), "\n")
 

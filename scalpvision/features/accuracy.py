@@ -90,20 +90,19 @@ def match_hairs(labels: np.ndarray, hair_id: np.ndarray, counted) -> dict[str, i
     on = labels >= 0
     s, h = labels[on], hair_id[on]
     n = int(labels.max()) + 1 if on.any() else 0
-    owner, per_hair, merged, extra = {}, {}, 0, 0
+    per_hair, merged, extra = {}, 0, 0
     for k in range(n):
         ids, px = np.unique(h[s == k], return_counts=True)
         if len(ids) == 0:
+            extra += 1  # a label with no pixels matches no hair (trace gives none such)
             continue
         top = int(ids[np.argmax(px)])
-        owner[k] = top
         big = {int(i) for i in ids[px >= 0.2 * px.sum()]} & counted
         merged += len(big) >= 2
         if top in counted:
             per_hair[top] = per_hair.get(top, 0) + 1
         else:
             extra += 1
-    extra += n - len(owner)  # strands not on any hair pixel
     split = sum(v - 1 for v in per_hair.values())
     missed = len(counted - set(per_hair))
     return {"true": len(counted), "count": n, "split": split, "missed": missed, "extra": extra,

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from scalpvision.data.synthetic import RenderShift, render_scalp
+from scalpvision.data.synthetic import RenderedScalp, RenderShift, render_scalp
 from scalpvision.data.trichoscope import Look, render_trichoscope
 from scalpvision.features.accuracy import match_hairs
 from scalpvision.features.count import CountParams
@@ -65,6 +65,13 @@ class Case:
         return float(np.mean(w)) if w else 0.0
 
 
+def builtin_case(rendering: str, index: int, image: np.ndarray, r: RenderedScalp) -> Case:
+    """A :class:`Case` of the built-in renderer's ``r`` as seen in ``image`` (its frame, or the
+    frame after compression); the whole frame is analysed."""
+    hairs = [{**h, "hair_id": i} for i, h in enumerate(r.hairs)]
+    return Case(rendering, index, image, r.mask, np.ones_like(r.mask), r.hair_id, hairs)
+
+
 def render_case(rendering: str, index: int, seed: int = 18) -> Case:
     """Image ``index`` of ``rendering`` (one of :data:`RENDERINGS`), deterministic."""
     rng = np.random.default_rng([seed, RENDERINGS.index(rendering), index])
@@ -74,8 +81,7 @@ def render_case(rendering: str, index: int, seed: int = 18) -> Case:
         q = int(rng.integers(60, 95))
         ok, buf = cv2.imencode(".jpg", r.image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
         image = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
-        hairs = [{**h, "hair_id": i} for i, h in enumerate(r.hairs)]
-        return Case(rendering, index, image, r.mask, np.ones_like(r.mask), r.hair_id, hairs)
+        return builtin_case(rendering, index, image, r)
     if rendering not in RENDERINGS:
         raise ValueError(f"unknown rendering {rendering!r}; valid: {', '.join(RENDERINGS)}")
     t = render_trichoscope(rng, FAINT if rendering.endswith("faint") else Look())
